@@ -1,0 +1,61 @@
+# Course commands. `make install` then `make test` is all a new machine needs.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+# Parallel workers for the notebook runs (one kernel per notebook).
+JOBS ?= 2
+NOTEBOOK_TIMEOUT ?= 300
+export TF_CPP_MIN_LOG_LEVEL ?= 3
+export PYTHONWARNINGS ?= ignore::DeprecationWarning
+
+.PHONY: help install test unit notebooks check labs format lint lab data grade clean
+
+help:  ## list the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
+
+install:  ## create .venv with the pinned requirements and `common` (editable)
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+
+test: check unit notebooks  ## everything CI runs: notebook checks, unit tests, every solution under nbval
+	@echo "make test: all passed"
+
+unit:  ## unit tests of common/ and tools/ (+ labs stop at their first exercise)
+	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=10 tests
+
+notebooks:  ## every solution notebook under nbval, smoke profile, offline
+	LAB_PROFILE=smoke MPLBACKEND=module://matplotlib_inline.backend_inline \
+	  $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NOTEBOOK_TIMEOUT) \
+	  -n $(JOBS) --dist loadfile --durations=20 solutions/
+
+check: lint  ## fail on labs out of date, outputs, leaked solutions, bad badges or check ids
+	$(PY) -m tools check
+
+lint:
+	$(BIN)/ruff check common tools tests solutions
+	$(BIN)/ruff format --check common tools tests solutions
+
+labs:  ## regenerate labs/ from solutions/
+	$(PY) -m tools labs
+
+format:  ## canonicalise notebooks (ruff format, then canonical JSON) and regenerate labs
+	$(BIN)/ruff format common tools tests solutions
+	$(PY) -m tools format
+	$(PY) -m tools labs
+
+lab:  ## run one solution headless into build/: make lab N=00
+	@test -n "$(N)" || { echo "usage: make lab N=00"; exit 2; }
+	@nb=$$(ls solutions/$(N)_*.ipynb 2>/dev/null | head -1); \
+	  test -n "$$nb" || { echo "no solution notebook solutions/$(N)_*.ipynb"; exit 2; }; \
+	  mkdir -p build && $(BIN)/jupyter nbconvert --to notebook --execute "$$nb" \
+	    --ExecutePreprocessor.timeout=$(NOTEBOOK_TIMEOUT) --output-dir build/
+
+data:  ## pre-fetch the full profile's datasets (needs internet)
+	$(PY) -m common.data
+
+clean:
+	rm -rf build .pytest_cache

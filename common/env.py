@@ -1,0 +1,224 @@
+"""Environment: the run profile, seeding, devices, precision and distribution strategy.
+
+Every notebook's setup cell calls :func:`setup`, which prints one line such as::
+
+    TF 2.21.0 · Keras 3.13.2 · devices: 1× CPU · profile: smoke · precision: float32 · seed: 0
+
+TensorFlow is imported lazily so that ``import common`` stays cheap for the tools and tests.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import sys
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+# Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+PROFILES = ("full", "smoke")
+PRECISIONS = ("auto", "float32", "mixed_float16")
+COLAB_NO_GPU_HINT = (
+    "No GPU found. On Colab choose Runtime → Change runtime type → T4 GPU, "
+    "then run the notebook again from the top."
+)
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Which sizes and data sources a notebook uses.
+
+    ``full`` is what a student runs on Colab (real datasets, full epochs, a GPU expected);
+    ``smoke`` is the offline CPU profile that ``make test`` and CI run.
+    """
+
+    name: str
+
+    @property
+    def smoke(self) -> bool:
+        return self.name == "smoke"
+
+    @property
+    def full(self) -> bool:
+        return self.name == "full"
+
+    def pick(self, *, full: T, smoke: T) -> T:
+        """Return the value for this profile: ``EPOCHS = cfg.profile.pick(full=15, smoke=3)``."""
+        return smoke if self.smoke else full
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def profile() -> Profile:
+    """Read ``LAB_PROFILE`` (default ``full``).
+
+    Raises:
+        ValueError: for any value other than ``full`` or ``smoke``.
+    """
+    raw = os.environ.get("LAB_PROFILE", "full")
+    name = raw.strip().lower() or "full"
+    if name not in PROFILES:
+        raise ValueError(
+            f"Unknown LAB_PROFILE {raw!r}. Expected one of: {', '.join(PROFILES)} "
+            "(full: real data on Colab; smoke: small offline data for tests)."
+        )
+    return Profile(name)
+
+
+def is_colab() -> bool:
+    """True inside a Google Colab runtime."""
+    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+
+
+@dataclass(frozen=True)
+class Config:
+    """What :func:`setup` decided; notebooks read sizes from ``cfg.profile``."""
+
+    profile: Profile
+    seed: int
+    device_kind: str  # "TPU", "GPU" or "CPU"
+    devices: tuple[str, ...]
+    precision: str  # "float32" or "mixed_float16"
+    colab: bool
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def pick(self, *, full: T, smoke: T) -> T:
+        """Shortcut for ``cfg.profile.pick``."""
+        return self.profile.pick(full=full, smoke=smoke)
+
+    def summary(self) -> str:
+        devices = f"{len(self.devices)}× {self.device_kind}"
+        return (
+            f"TF {self.versions.get('tensorflow', '?')} · Keras {self.versions.get('keras', '?')} · "
+            f"devices: {devices} · profile: {self.profile} · precision: {self.precision} · "
+            f"seed: {self.seed}"
+        )
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python's ``random``, NumPy, TensorFlow and Keras in one call."""
+    import keras
+
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    random.seed(seed)
+    keras.utils.set_random_seed(seed)  # seeds Python, NumPy and the backend (TensorFlow)
+
+
+def _gpu_capabilities(tf: Any) -> list[tuple[int, int]]:
+    caps = []
+    for gpu in tf.config.list_physical_devices("GPU"):
+        details = tf.config.experimental.get_device_details(gpu)
+        caps.append(tuple(details.get("compute_capability", (0, 0))))
+    return caps
+
+
+def _enable_memory_growth(tf: Any) -> None:
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:
+            # The runtime is already initialised (setup() called twice): the first call won.
+            pass
+
+
+def choose_precision(precision: str, capabilities: list[tuple[int, int]]) -> str:
+    """Resolve ``auto``: mixed precision only when every GPU has compute capability ≥ 7.0."""
+    if precision not in PRECISIONS:
+        raise ValueError(
+            f"Unknown precision {precision!r}. Expected one of: {', '.join(PRECISIONS)}."
+        )
+    if precision != "auto":
+        return precision
+    if capabilities and all(cap >= (7, 0) for cap in capabilities):
+        return "mixed_float16"
+    return "float32"
+
+
+def setup(seed: int = 0, precision: str = "auto", quiet: bool = False) -> Config:
+    """Prepare a notebook: seed everything, configure devices and precision, print one line.
+
+    Args:
+        seed: seeds Python, NumPy, TensorFlow and Keras.
+        precision: ``auto`` (mixed float16 on GPUs with compute capability ≥ 7.0, float32 on
+            CPU/TPU), ``float32`` or ``mixed_float16``. Labs that match hand-written maths
+            against Keras to 1e-5 pass ``float32``; that also turns TensorFloat-32 off, which
+            would otherwise round matrix products on Ampere GPUs.
+        quiet: do not print the summary line.
+
+    Op determinism stays off: seeds already make CPU runs repeatable, deterministic GPU
+    kernels slow training down, and some ops (e.g. several scatter/segment kernels) raise
+    instead of running. The labs' checks use thresholds with margins, not exact values.
+
+    Safe to call more than once; later calls re-seed and re-apply the precision policy.
+    """
+    import keras
+    import tensorflow as tf
+
+    prof = profile()
+    _enable_memory_growth(tf)
+    chosen = choose_precision(precision, _gpu_capabilities(tf))
+    keras.mixed_precision.set_global_policy(chosen)
+    if chosen == "float32" and precision == "float32":
+        tf.config.experimental.enable_tensor_float_32_execution(False)
+    seed_everything(seed)
+
+    tpus = tf.config.list_logical_devices("TPU")
+    gpus = tf.config.list_logical_devices("GPU")
+    kind, devices = ("TPU", tpus) if tpus else ("GPU", gpus) if gpus else ("CPU", [])
+    if kind == "CPU":
+        devices = tf.config.list_logical_devices("CPU")
+    cfg = Config(
+        profile=prof,
+        seed=seed,
+        device_kind=kind,
+        devices=tuple(d.name for d in devices),
+        precision=chosen,
+        colab=is_colab(),
+        versions={"tensorflow": tf.__version__, "keras": keras.__version__},
+    )
+    if not quiet:
+        print(cfg.summary())
+        if cfg.colab and kind == "CPU":
+            print(COLAB_NO_GPU_HINT)
+    return cfg
+
+
+def _tpu_present() -> bool:
+    return bool(
+        os.environ.get("COLAB_TPU_ADDR")
+        or os.environ.get("TPU_NAME")
+        or os.path.exists("/dev/accel0")  # TPU VM runtimes
+    )
+
+
+def strategy(devices: list[str] | None = None) -> Any:
+    """The ``tf.distribute`` strategy for this runtime.
+
+    * a TPU runtime → ``TPUStrategy``;
+    * more than one GPU (or an explicit list of more than one device) → ``MirroredStrategy``;
+    * otherwise the default strategy (one device, no-op scope).
+
+    Args:
+        devices: optional device names to mirror over, e.g. two logical CPUs in a test.
+    """
+    import tensorflow as tf
+
+    if devices is not None:
+        if len(devices) > 1:
+            return tf.distribute.MirroredStrategy(devices=list(devices))
+        return tf.distribute.get_strategy()
+    if _tpu_present():
+        tpu = "local" if os.path.exists("/dev/accel0") else ""
+        resolver = tf.distribute.cluster_resolver.TPUClusterResolver(tpu=tpu)
+        tf.config.experimental_connect_to_cluster(resolver)
+        tf.tpu.experimental.initialize_tpu_system(resolver)
+        return tf.distribute.TPUStrategy(resolver)
+    gpus = tf.config.list_logical_devices("GPU")
+    if len(gpus) > 1:
+        return tf.distribute.MirroredStrategy(devices=[g.name for g in gpus])
+    return tf.distribute.get_strategy()

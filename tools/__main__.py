@@ -1,0 +1,42 @@
+"""``python -m tools {labs,format,check}``: the notebook pipeline behind the Makefile."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from . import notebooks
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("labs", help="regenerate labs/ from solutions/")
+    sub.add_parser("format", help="rewrite solutions/ and labs/ in canonical form")
+    sub.add_parser("check", help="fail on drift, outputs, leaks, bad badges, bad check ids")
+    args = parser.parse_args(argv)
+
+    try:
+        if args.command == "labs":
+            for path in notebooks.build_labs():
+                print(f"wrote {path.relative_to(notebooks.ROOT)}")
+            return 0
+        if args.command == "format":
+            for path in notebooks.format_notebooks():
+                print(f"formatted {path.relative_to(notebooks.ROOT)}")
+            return 0
+        problems = notebooks.check_repository()
+    except notebooks.NotebookError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    for problem in problems:
+        print(f"✗ {problem}", file=sys.stderr)
+    if problems:
+        print(f"{len(problems)} problem(s); see above.", file=sys.stderr)
+        return 1
+    print(f"notebooks OK ({len(notebooks.solution_paths())} solutions, labs in sync)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,394 @@
+"""The notebook pipeline: canonical form, lab generation, and the repository checks.
+
+Conventions in ``solutions/NN_topic.ipynb`` (the single source):
+
+* code between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` becomes
+  ``# YOUR CODE HERE`` + ``raise NotImplementedError()`` in the lab (same indentation);
+* markdown between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->`` becomes
+  ``*YOUR ANSWER HERE*``;
+* lines between ``### BEGIN HIDDEN CHECKS`` and ``### END HIDDEN CHECKS`` are removed from the
+  lab (grading restores them);
+* cell metadata ``{"course": {"role": "setup"}}`` marks the setup cell and
+  ``{"course": {"role": "check", "id": "...", "points": N}}`` a check cell; a check cell's
+  notebook cell id equals its check id, so grading can match cells across versions.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS = ROOT / "solutions"
+LABS = ROOT / "labs"
+
+BEGIN_SOLUTION = "### BEGIN SOLUTION"
+END_SOLUTION = "### END SOLUTION"
+BEGIN_HIDDEN = "### BEGIN HIDDEN CHECKS"
+END_HIDDEN = "### END HIDDEN CHECKS"
+MD_BEGIN = "<!-- BEGIN SOLUTION -->"
+MD_END = "<!-- END SOLUTION -->"
+STUB = ["# YOUR CODE HERE", "raise NotImplementedError()"]
+MD_STUB = "*YOUR ANSWER HERE*"
+MARKERS = (BEGIN_SOLUTION, END_SOLUTION, BEGIN_HIDDEN, END_HIDDEN, MD_BEGIN, MD_END)
+
+NAME_RE = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
+CELL_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
+BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"']+")
+REPO_LINE_RE = re.compile(r'^REPO = "[^"]*"$', re.MULTILINE)
+
+NOTEBOOK_METADATA = {
+    "accelerator": "GPU",
+    "colab": {"gpuType": "T4", "provenance": []},
+    "kernelspec": {"display_name": "Python 3", "language": "python", "name": "python3"},
+    "language_info": {"name": "python"},
+}
+
+
+class NotebookError(ValueError):
+    """A notebook breaks one of the course's conventions; the message names file and cell."""
+
+
+# --------------------------------------------------------------------------- config
+
+
+@dataclass(frozen=True)
+class Course:
+    repository: str  # "owner/name" on GitHub
+    branch: str
+
+    def badge_url(self, relpath: str) -> str:
+        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/{relpath}"
+
+    @property
+    def clone_url(self) -> str:
+        return f"https://github.com/{self.repository}"
+
+
+def course_config(root: Path = ROOT) -> Course:
+    """Read ``[tool.course]`` from pyproject.toml: the one place the repository is named."""
+    data = tomllib.loads((root / "pyproject.toml").read_text())
+    section = data.get("tool", {}).get("course", {})
+    repo = section.get("repository", "")
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
+        raise NotebookError(
+            f"pyproject.toml [tool.course] repository must look like 'owner/name', received {repo!r}."
+        )
+    return Course(repo, section.get("branch", "main"))
+
+
+# --------------------------------------------------------------------------- io
+
+
+def read(path: Path) -> dict[str, Any]:
+    try:
+        nb = json.loads(Path(path).read_text(encoding="utf-8"))
+    except json.JSONDecodeError as err:
+        raise NotebookError(f"{path}: not valid notebook JSON ({err}).") from err
+    if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
+        raise NotebookError(f"{path}: expected a notebook with a 'cells' list.")
+    return nb
+
+
+def dumps(nb: dict[str, Any]) -> str:
+    return json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def source(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else str(src)
+
+
+def _split_source(text: str) -> list[str]:
+    lines = text.splitlines(keepends=True)
+    if lines:
+        lines[-1] = lines[-1].rstrip("\n")
+    return lines
+
+
+def course_meta(cell: dict[str, Any]) -> dict[str, Any]:
+    meta = cell.get("metadata", {}).get("course", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def role(cell: dict[str, Any]) -> str | None:
+    return course_meta(cell).get("role")
+
+
+# --------------------------------------------------------------------------- canonical form
+
+
+def canonical(nb: dict[str, Any], relpath: str, course: Course) -> dict[str, Any]:
+    """The one committed form: no outputs, null counts, stable ids, sorted keys, minimal metadata.
+
+    Also writes the Colab badge (first cell) and the setup cell's ``REPO = "…"`` from the
+    course configuration.
+    """
+    cells = []
+    used: set[str] = set()
+    for index, cell in enumerate(nb.get("cells", [])):
+        kind = cell.get("cell_type")
+        if kind not in ("code", "markdown", "raw"):
+            raise NotebookError(f"{relpath}: cell {index} has unknown cell_type {kind!r}.")
+        text = source(cell).rstrip() if kind != "raw" else source(cell)
+        meta = {"course": course_meta(cell)} if course_meta(cell) else {}
+        if index == 0 and kind == "markdown":
+            text = BADGE_RE.sub(course.badge_url(relpath), text)
+        if meta.get("course", {}).get("role") == "setup":
+            text = REPO_LINE_RE.sub(f'REPO = "{course.clone_url}"', text)
+        cell_id = _cell_id(cell, meta, text, index, used)
+        used.add(cell_id)
+        new: dict[str, Any] = {
+            "cell_type": kind,
+            "id": cell_id,
+            "metadata": meta,
+            "source": _split_source(text),
+        }
+        if kind == "code":
+            new["execution_count"] = None
+            new["outputs"] = []
+        cells.append(new)
+    metadata = copy.deepcopy(NOTEBOOK_METADATA)
+    if "course" in nb.get("metadata", {}):
+        metadata["course"] = nb["metadata"]["course"]
+    return {"cells": cells, "metadata": metadata, "nbformat": 4, "nbformat_minor": 5}
+
+
+def _cell_id(cell: dict[str, Any], meta: dict, text: str, index: int, used: set[str]) -> str:
+    info = meta.get("course", {})
+    if info.get("role") == "check" and info.get("id"):
+        return str(info["id"])
+    if info.get("role") == "setup":
+        return "setup"
+    current = cell.get("id")
+    if isinstance(current, str) and CELL_ID_RE.match(current) and current not in used:
+        return current
+    digest = hashlib.sha1(f"{index}\n{text}".encode()).hexdigest()
+    candidate = digest[:8]
+    n = 8
+    while candidate in used:
+        n += 1
+        candidate = digest[:n]
+    return candidate
+
+
+# --------------------------------------------------------------------------- lab generation
+
+
+def _strip_code(text: str, where: str) -> str:
+    out: list[str] = []
+    mode = None  # None, "solution", "hidden"
+    for line in text.split("\n"):
+        stripped = line.strip()
+        if stripped == BEGIN_SOLUTION:
+            if mode:
+                raise NotebookError(f"{where}: '{BEGIN_SOLUTION}' inside an open {mode} region.")
+            mode = "solution"
+            indent = line[: len(line) - len(line.lstrip())]
+            out.extend(indent + s for s in STUB)
+        elif stripped == END_SOLUTION:
+            if mode != "solution":
+                raise NotebookError(
+                    f"{where}: '{END_SOLUTION}' without a matching '{BEGIN_SOLUTION}'."
+                )
+            mode = None
+        elif stripped == BEGIN_HIDDEN:
+            if mode:
+                raise NotebookError(f"{where}: '{BEGIN_HIDDEN}' inside an open {mode} region.")
+            mode = "hidden"
+        elif stripped == END_HIDDEN:
+            if mode != "hidden":
+                raise NotebookError(f"{where}: '{END_HIDDEN}' without a matching '{BEGIN_HIDDEN}'.")
+            mode = None
+        elif mode is None:
+            out.append(line)
+    if mode:
+        raise NotebookError(f"{where}: {mode} region opened but never closed.")
+    return "\n".join(out).rstrip()
+
+
+def _strip_markdown(text: str, where: str) -> str:
+    pattern = re.compile(re.escape(MD_BEGIN) + r".*?" + re.escape(MD_END), re.DOTALL)
+    text = pattern.sub(MD_STUB, text)
+    if MD_BEGIN in text or MD_END in text:
+        raise NotebookError(f"{where}: unmatched '{MD_BEGIN}' / '{MD_END}'.")
+    return text
+
+
+def generate_lab(solution: dict[str, Any], relpath: str, course: Course) -> dict[str, Any]:
+    """The student version of a solution notebook (``relpath`` is the lab's path)."""
+    lab = copy.deepcopy(solution)
+    for index, cell in enumerate(lab["cells"]):
+        where = f"{relpath} cell {index} ({cell.get('id', '?')})"
+        if cell["cell_type"] == "code":
+            text = _strip_code(source(cell), where)
+        elif cell["cell_type"] == "markdown":
+            text = _strip_markdown(source(cell), where)
+        else:
+            continue
+        cell["source"] = _split_source(text)
+    lab.setdefault("metadata", {})["course"] = {
+        "generated_from": relpath.replace("labs/", "solutions/", 1),
+        "note": "generated by `make labs`; edit the solution notebook instead",
+    }
+    return canonical(lab, relpath, course)
+
+
+# --------------------------------------------------------------------------- checks
+
+
+def check_cells(nb: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in nb.get("cells", []) if role(c) == "check"]
+
+
+def validate(nb: dict[str, Any], relpath: str, course: Course, is_lab: bool) -> list[str]:
+    """Problems with one notebook (an empty list when it keeps every convention)."""
+    problems = []
+    name = Path(relpath).name
+    if not NAME_RE.match(name):
+        problems.append(f"{relpath}: file name should look like 'NN_topic.ipynb'.")
+    for index, cell in enumerate(nb.get("cells", [])):
+        if cell.get("cell_type") == "code" and (
+            cell.get("outputs") or cell.get("execution_count") is not None
+        ):
+            problems.append(
+                f"{relpath}: cell {index} has outputs or an execution count (run `make format`)."
+            )
+            break
+    cells = nb.get("cells", [])
+    first = source(cells[0]) if cells else ""
+    badges = BADGE_RE.findall(first)
+    expected = course.badge_url(relpath)
+    if not badges:
+        problems.append(
+            f"{relpath}: the first cell has no Colab badge (expected a link to {expected})."
+        )
+    for url in badges:
+        if url != expected:
+            problems.append(f"{relpath}: Colab badge points to {url}, expected {expected}.")
+    if not any(
+        cell.get("cell_type") == "markdown" and source(cell).startswith("# ") for cell in cells[:1]
+    ):
+        problems.append(
+            f"{relpath}: the first cell should be markdown starting with the title ('# …')."
+        )
+    setups = [c for c in cells if role(c) == "setup"]
+    if len(setups) != 1:
+        problems.append(f"{relpath}: expected exactly one setup cell, found {len(setups)}.")
+    seen: dict[str, int] = {}
+    for index, cell in enumerate(cells):
+        if role(cell) != "check":
+            continue
+        info = course_meta(cell)
+        cid = info.get("id")
+        if not cid or not CELL_ID_RE.match(str(cid)):
+            problems.append(f"{relpath}: check cell {index} has a missing or invalid id {cid!r}.")
+            continue
+        if cid in seen:
+            problems.append(
+                f"{relpath}: check id {cid!r} is used by cells {seen[cid]} and {index}."
+            )
+        seen[cid] = index
+        points = info.get("points")
+        if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
+            problems.append(f"{relpath}: check {cid!r} needs positive 'points', has {points!r}.")
+        if cell.get("id") != cid:
+            problems.append(
+                f"{relpath}: check {cid!r} has cell id {cell.get('id')!r} (run `make format`)."
+            )
+    if not seen:
+        problems.append(f"{relpath}: has no check cells.")
+    if is_lab:
+        text = json.dumps(nb)
+        for marker in MARKERS:
+            if marker in text:
+                problems.append(
+                    f"{relpath}: contains {marker!r}: solution or hidden-check text in a lab."
+                )
+    return problems
+
+
+def solution_paths(root: Path = ROOT) -> list[Path]:
+    return sorted((root / "solutions").glob("*.ipynb"))
+
+
+def build_labs(root: Path = ROOT) -> list[Path]:
+    """Regenerate ``labs/`` from ``solutions/``; remove labs whose solution is gone."""
+    course = course_config(root)
+    (root / "labs").mkdir(exist_ok=True)
+    written = []
+    names = set()
+    for sol in solution_paths(root):
+        rel = f"labs/{sol.name}"
+        names.add(sol.name)
+        text = dumps(generate_lab(read(sol), rel, course))
+        target = root / rel
+        if not target.exists() or target.read_text(encoding="utf-8") != text:
+            target.write_text(text, encoding="utf-8")
+            written.append(target)
+    for stale in (root / "labs").glob("*.ipynb"):
+        if stale.name not in names:
+            stale.unlink()
+            written.append(stale)
+    return written
+
+
+def format_notebooks(root: Path = ROOT) -> list[Path]:
+    """Rewrite every solution and lab notebook in canonical form."""
+    course = course_config(root)
+    changed = []
+    for folder in ("solutions", "labs"):
+        for path in sorted((root / folder).glob("*.ipynb")):
+            rel = f"{folder}/{path.name}"
+            text = dumps(canonical(read(path), rel, course))
+            if path.read_text(encoding="utf-8") != text:
+                path.write_text(text, encoding="utf-8")
+                changed.append(path)
+    return changed
+
+
+def check_repository(root: Path = ROOT) -> list[str]:
+    """Every problem ``make check`` reports: drift, outputs, leaks, badges, check ids."""
+    course = course_config(root)
+    problems: list[str] = []
+    sols = solution_paths(root)
+    if not sols:
+        problems.append("solutions/ holds no notebooks.")
+    for sol in sols:
+        rel = f"solutions/{sol.name}"
+        try:
+            nb = read(sol)
+        except NotebookError as err:
+            problems.append(str(err))
+            continue
+        problems += validate(nb, rel, course, is_lab=False)
+        if dumps(canonical(nb, rel, course)) != sol.read_text(encoding="utf-8"):
+            problems.append(f"{rel}: not in canonical form (run `make format`).")
+        lab_path = root / "labs" / sol.name
+        lab_rel = f"labs/{sol.name}"
+        try:
+            expected = dumps(generate_lab(nb, lab_rel, course))
+        except NotebookError as err:
+            problems.append(str(err))
+            continue
+        if not lab_path.exists():
+            problems.append(f"{lab_rel}: missing (run `make labs`).")
+            continue
+        try:
+            lab = read(lab_path)
+        except NotebookError as err:
+            problems.append(str(err))
+            continue
+        problems += validate(lab, lab_rel, course, is_lab=True)
+        if lab_path.read_text(encoding="utf-8") != expected:
+            problems.append(f"{lab_rel}: out of date with {rel} (run `make labs`).")
+    for lab_path in sorted((root / "labs").glob("*.ipynb")):
+        if not (root / "solutions" / lab_path.name).exists():
+            problems.append(f"labs/{lab_path.name}: has no solution notebook (run `make labs`).")
+    return problems
