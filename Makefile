@@ -10,7 +10,7 @@ NOTEBOOK_TIMEOUT ?= 300
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install test unit notebooks check labs format lint lab data grade clean
+.PHONY: help install test unit notebooks check labs format lint lab data grade clean one
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -59,3 +59,10 @@ data:  ## pre-fetch the full profile's datasets (needs internet)
 
 clean:
 	rm -rf build .pytest_cache
+
+# One notebook through the pipeline, for authors working beside each other:
+#   make one NB=solutions/03_optimizers.ipynb
+one:
+	$(BIN)/ruff format $(NB)
+	$(PY) -m tools format $(NB)
+	$(PY) -m tools labs $(NB)

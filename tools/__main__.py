@@ -11,18 +11,20 @@ from . import notebooks
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("labs", help="regenerate labs/ from solutions/")
-    sub.add_parser("format", help="rewrite solutions/ and labs/ in canonical form")
+    labs = sub.add_parser("labs", help="regenerate labs/ from solutions/")
+    labs.add_argument("paths", nargs="*", help="solution notebooks (default: all)")
+    fmt = sub.add_parser("format", help="rewrite solutions/ and labs/ in canonical form")
+    fmt.add_argument("paths", nargs="*", help="notebooks (default: all)")
     sub.add_parser("check", help="fail on drift, outputs, leaks, bad badges, bad check ids")
     args = parser.parse_args(argv)
 
     try:
         if args.command == "labs":
-            for path in notebooks.build_labs():
+            for path in notebooks.build_labs(only=args.paths or None):
                 print(f"wrote {path.relative_to(notebooks.ROOT)}")
             return 0
         if args.command == "format":
-            for path in notebooks.format_notebooks():
+            for path in notebooks.format_notebooks(only=args.paths or None):
                 print(f"formatted {path.relative_to(notebooks.ROOT)}")
             return 0
         problems = notebooks.check_repository()

@@ -318,15 +318,14 @@ def solution_paths(root: Path = ROOT) -> list[Path]:
     return sorted((root / "solutions").glob("*.ipynb"))
 
 
-def build_labs(root: Path = ROOT) -> list[Path]:
-    """Regenerate ``labs/`` from ``solutions/``; remove labs whose solution is gone."""
+def build_labs(root: Path = ROOT, only: list[Path] | None = None) -> list[Path]:
+    """Regenerate ``labs/`` from ``solutions/`` (or just ``only``); remove orphaned labs."""
     course = course_config(root)
     (root / "labs").mkdir(exist_ok=True)
     written = []
-    names = set()
-    for sol in solution_paths(root):
+    names = {p.name for p in solution_paths(root)}
+    for sol in [Path(p) for p in only] if only else solution_paths(root):
         rel = f"labs/{sol.name}"
-        names.add(sol.name)
         text = dumps(generate_lab(read(sol), rel, course))
         target = root / rel
         if not target.exists() or target.read_text(encoding="utf-8") != text:
@@ -339,17 +338,23 @@ def build_labs(root: Path = ROOT) -> list[Path]:
     return written
 
 
-def format_notebooks(root: Path = ROOT) -> list[Path]:
-    """Rewrite every solution and lab notebook in canonical form."""
+def format_notebooks(root: Path = ROOT, only: list[Path] | None = None) -> list[Path]:
+    """Rewrite every solution and lab notebook (or just ``only``) in canonical form."""
     course = course_config(root)
     changed = []
-    for folder in ("solutions", "labs"):
-        for path in sorted((root / folder).glob("*.ipynb")):
-            rel = f"{folder}/{path.name}"
-            text = dumps(canonical(read(path), rel, course))
-            if path.read_text(encoding="utf-8") != text:
-                path.write_text(text, encoding="utf-8")
-                changed.append(path)
+    paths = (
+        [Path(p).resolve() for p in only]
+        if only
+        else [
+            p for folder in ("solutions", "labs") for p in sorted((root / folder).glob("*.ipynb"))
+        ]
+    )
+    for path in paths:
+        rel = f"{path.parent.name}/{path.name}"
+        text = dumps(canonical(read(path), rel, course))
+        if path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+            changed.append(path)
     return changed
 
 
