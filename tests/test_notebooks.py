@@ -6,7 +6,6 @@ The smoke-profile solutions themselves run under nbval in ``make notebooks``.
 from __future__ import annotations
 
 import pytest
-
 from notebook_runner import ROOT, describe, run
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
