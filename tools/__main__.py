@@ -26,6 +26,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "format":
             for path in notebooks.format_notebooks(only=args.paths or None):
                 print(f"formatted {path.relative_to(notebooks.ROOT)}")
+            if not args.paths and notebooks.sync_readme():
+                print("updated README.md badges")
             return 0
         problems = notebooks.check_repository()
     except notebooks.NotebookError as err:

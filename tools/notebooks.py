@@ -396,4 +396,42 @@ def check_repository(root: Path = ROOT) -> list[str]:
     for lab_path in sorted((root / "labs").glob("*.ipynb")):
         if not (root / "solutions" / lab_path.name).exists():
             problems.append(f"labs/{lab_path.name}: has no solution notebook (run `make labs`).")
+    return problems + check_readme(root)
+
+
+# --------------------------------------------------------------------------- README badges
+
+README_BADGE_RE = re.compile(
+    r"https://colab\.research\.google\.com/github/[\w.-]+/[\w.-]+/blob/[\w.-]+/((?:labs|solutions)/[\w.-]+\.ipynb)"
+)
+
+
+def sync_readme(root: Path = ROOT) -> bool:
+    """Point the README's Colab badges at the configured repository; True when it changed."""
+    readme = root / "README.md"
+    if not readme.exists():
+        return False
+    course = course_config(root)
+    text = readme.read_text(encoding="utf-8")
+    new = README_BADGE_RE.sub(lambda m: course.badge_url(m.group(1)), text)
+    if new != text:
+        readme.write_text(new, encoding="utf-8")
+    return new != text
+
+
+def check_readme(root: Path = ROOT) -> list[str]:
+    """README badges must use the configured repository and point at existing notebooks."""
+    readme = root / "README.md"
+    if not readme.exists():
+        return ["README.md is missing."]
+    course = course_config(root)
+    problems = []
+    for match in README_BADGE_RE.finditer(readme.read_text(encoding="utf-8")):
+        url, rel = match.group(0), match.group(1)
+        if url != course.badge_url(rel):
+            problems.append(
+                f"README.md: badge {url} should be {course.badge_url(rel)} (run `make format`)."
+            )
+        if not (root / rel).exists():
+            problems.append(f"README.md: badge points to {rel}, which does not exist.")
     return problems
