@@ -77,7 +77,7 @@ def check_close(
         _fail(what, _describe(e), _describe(a) + " (contains NaN or inf)", hint)
     if not np.allclose(a, e, rtol=rtol, atol=atol):
         diff = np.abs(a - e)
-        idx = np.unravel_index(int(np.argmax(diff)), diff.shape) if diff.ndim else ()
+        idx = tuple(int(i) for i in np.unravel_index(int(np.argmax(diff)), diff.shape))
         _fail(
             what,
             _describe(e),

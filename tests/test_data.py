@@ -1,0 +1,88 @@
+"""common.data: registry, splits, smoke stand-ins, the tfds path (mocked) and its errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from common import data
+
+
+def test_unknown_dataset_lists_valid_names():
+    with pytest.raises(ValueError, match=r"Unknown dataset 'mnsit'\. Expected one of: .*mnist"):
+        data.load("mnsit")
+
+
+def test_unknown_profile_argument():
+    with pytest.raises(ValueError, match="Unknown profile 'fast'"):
+        data.load("digits", profile="fast")
+
+
+def test_digits_splits_are_disjoint_stratified_and_scaled():
+    d = data.load("digits", profile="smoke", verbose=False)
+    assert d.input_shape == (8, 8, 1) and d.num_classes == 10
+    assert len(d.x_train) + len(d.x_val) + len(d.x_test) == 1797
+    assert 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0 and d.x_train.dtype == np.float32
+    for y in (d.y_train, d.y_val, d.y_test):
+        assert set(np.unique(y)) == set(range(10))
+    rows = {x.tobytes() for x in d.x_train}
+    overlap = sum(x.tobytes() in rows for x in d.x_test)
+    assert overlap <= 2  # the digits set itself holds a few identical images
+
+
+@pytest.mark.parametrize("name", ["mnist", "fashion_mnist"])
+def test_smoke_stand_in_has_the_real_shape_and_says_so(name, capsys):
+    d = data.load(name, profile="smoke")
+    assert d.input_shape == (28, 28, 1) and d.num_classes == 10
+    assert "smoke stand-in" in d.source and "smoke stand-in" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("name", "first_class"), [("mnist", "0"), ("fashion_mnist", "T-shirt/top")]
+)
+def test_full_profile_loads_through_tfds(name, first_class):
+    import tensorflow_datasets as tfds
+
+    with tfds.testing.mock_data(num_examples=40):
+        d = data.load(name, profile="full", verbose=False)
+    assert d.input_shape == (28, 28, 1) and d.x_train.dtype == np.float32
+    assert d.x_train.max() <= 1.0 and len(d.x_test) == 40
+    assert d.class_names[0] == first_class and "tensorflow-datasets" in d.source
+
+
+def test_full_profile_download_failure_is_actionable(monkeypatch):
+    import tensorflow_datasets as tfds
+
+    def offline(*args, **kwargs):
+        raise ConnectionError("Failed to resolve 'storage.googleapis.com'")
+
+    monkeypatch.setattr(tfds, "load", offline)
+    with pytest.raises(data.DatasetUnavailableError) as err:
+        data.load("mnist", profile="full")
+    message = str(err.value)
+    assert (
+        "ConnectionError" in message and "LAB_PROFILE=smoke" in message and "make data" in message
+    )
+
+
+def test_dataset_pipeline_batches_and_shuffles():
+    d = data.load("digits", profile="smoke", verbose=False)
+    ds = d.dataset("train", batch_size=100)
+    x, y = next(iter(ds))
+    assert x.shape == (100, 8, 8, 1) and y.shape == (100,)
+    test_batches = [b[1].numpy() for b in d.dataset("test", batch_size=100)]
+    np.testing.assert_array_equal(np.concatenate(test_batches), d.y_test)  # not shuffled
+    with pytest.raises(ValueError, match="Unknown split 'dev'"):
+        d.dataset("dev")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        data.to_dataset(d.x_train, d.y_train, batch_size=0)
+
+
+def test_repr_summarises():
+    d = data.load("digits", profile="smoke", verbose=False)
+    assert "train 1078" in repr(d) and "10 classes" in repr(d)
+
+
+def test_fetch_rejects_unknown_names():
+    with pytest.raises(ValueError, match="Unknown dataset 'nope'"):
+        data.fetch(["nope"])

@@ -1,0 +1,156 @@
+"""common.env: profiles, setup, precision choice, strategies, Colab hints."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import common
+from common import env
+
+
+def test_profile_defaults_to_full(monkeypatch):
+    monkeypatch.delenv("LAB_PROFILE", raising=False)
+    assert common.profile().name == "full"
+    assert common.profile().full and not common.profile().smoke
+
+
+@pytest.mark.parametrize("raw", ["smoke", " SMOKE ", "Smoke"])
+def test_profile_reads_environment(monkeypatch, raw):
+    monkeypatch.setenv("LAB_PROFILE", raw)
+    assert common.profile().smoke
+
+
+def test_unknown_profile_names_the_valid_ones(monkeypatch):
+    monkeypatch.setenv("LAB_PROFILE", "fast")
+    with pytest.raises(ValueError, match=r"Unknown LAB_PROFILE 'fast'.*full, smoke"):
+        common.profile()
+
+
+def test_pick_returns_the_profile_value():
+    assert env.Profile("smoke").pick(full=10, smoke=2) == 2
+    assert env.Profile("full").pick(full=10, smoke=2) == 10
+
+
+def test_setup_prints_one_line_and_seeds(monkeypatch, capsys):
+    monkeypatch.setenv("LAB_PROFILE", "smoke")
+    cfg = common.setup(seed=3)
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1
+    assert out[0].startswith("TF ") and "Keras" in out[0] and "profile: smoke" in out[0]
+    assert "1× CPU" in out[0] and "precision: float32" in out[0]
+    assert cfg.profile.smoke and cfg.seed == 3 and cfg.device_kind == "CPU"
+    assert cfg.pick(full=1, smoke=2) == 2
+    first = np.random.rand(3)
+    import tensorflow as tf
+
+    tf_first = tf.random.uniform((3,)).numpy()
+    common.setup(seed=3, quiet=True)  # safe to call twice, re-seeds
+    np.testing.assert_array_equal(first, np.random.rand(3))
+    np.testing.assert_array_equal(tf_first, tf.random.uniform((3,)).numpy())
+
+
+def test_setup_float32_precision_and_bad_precision(monkeypatch):
+    monkeypatch.setenv("LAB_PROFILE", "smoke")
+    cfg = common.setup(precision="float32", quiet=True)
+    assert cfg.precision == "float32"
+    import keras
+
+    assert keras.mixed_precision.global_policy().name == "float32"
+    with pytest.raises(ValueError, match="Unknown precision 'half'"):
+        common.setup(precision="half", quiet=True)
+
+
+@pytest.mark.parametrize(
+    ("caps", "expected"),
+    [
+        ([], "float32"),  # CPU
+        ([(6, 1)], "float32"),  # Pascal: no tensor cores
+        ([(7, 5)], "mixed_float16"),  # T4
+        ([(8, 0), (8, 0)], "mixed_float16"),  # A100s
+        ([(7, 0), (6, 0)], "float32"),  # one old GPU drags the rest
+    ],
+)
+def test_auto_precision_follows_compute_capability(caps, expected):
+    assert env.choose_precision("auto", caps) == expected
+    assert env.choose_precision("float32", caps) == "float32"
+
+
+def test_colab_without_gpu_prints_the_menu_hint(monkeypatch, capsys):
+    monkeypatch.setenv("LAB_PROFILE", "smoke")
+    monkeypatch.setattr(env, "is_colab", lambda: True)
+    cfg = common.setup()
+    assert cfg.colab
+    assert "Runtime → Change runtime type" in capsys.readouterr().out
+
+
+def test_is_colab_detects_the_runtime(monkeypatch):
+    monkeypatch.delenv("COLAB_RELEASE_TAG", raising=False)
+    monkeypatch.delitem(sys.modules, "google.colab", raising=False)
+    assert not common.is_colab()
+    monkeypatch.setenv("COLAB_RELEASE_TAG", "release-colab_20261101")
+    assert common.is_colab()
+
+
+def test_default_strategy_on_one_cpu():
+    import tensorflow as tf
+
+    strategy = common.strategy()
+    assert strategy.num_replicas_in_sync == 1
+    assert not isinstance(strategy, tf.distribute.MirroredStrategy)
+
+
+def test_strategy_mirrors_over_several_gpus(monkeypatch):
+    import tensorflow as tf
+
+    class Dev:
+        def __init__(self, name):
+            self.name = name
+
+    seen = {}
+    monkeypatch.setattr(
+        tf.config,
+        "list_logical_devices",
+        lambda kind=None: [Dev("/GPU:0"), Dev("/GPU:1")] if kind == "GPU" else [],
+    )
+    monkeypatch.setattr(
+        tf.distribute, "MirroredStrategy", lambda devices: seen.setdefault("devices", devices)
+    )
+    monkeypatch.setattr(env, "_tpu_present", lambda: False)
+    common.strategy()
+    assert seen["devices"] == ["/GPU:0", "/GPU:1"]
+
+
+def test_mirrored_strategy_on_two_logical_cpus_trains():
+    """A real MirroredStrategy over two logical CPU devices (needs a fresh TF runtime)."""
+    code = textwrap.dedent(
+        """
+        import os
+        os.environ["LAB_PROFILE"] = "smoke"
+        import numpy as np, tensorflow as tf, keras
+        cpu = tf.config.list_physical_devices("CPU")[0]
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+        import common
+        common.setup(quiet=True)
+        names = [d.name for d in tf.config.list_logical_devices("CPU")]
+        assert len(names) == 2, names
+        strategy = common.strategy(devices=names)
+        assert isinstance(strategy, tf.distribute.MirroredStrategy), type(strategy)
+        assert strategy.num_replicas_in_sync == 2
+        with strategy.scope():
+            model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+            model.compile("sgd", "mse")
+        x = np.ones((32, 4), "float32")
+        h = model.fit(x, x[:, :1], batch_size=16, epochs=1, verbose=0)
+        assert np.isfinite(h.history["loss"][0])
+        print("OK", strategy.num_replicas_in_sync)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "OK 2" in proc.stdout
