@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import random
 import sys
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -160,6 +161,9 @@ def setup(seed: int = 0, precision: str = "auto", quiet: bool = False) -> Config
     import tensorflow as tf
 
     prof = profile()
+    # Keras warns on every fit() with a tf.data.Dataset that its shuffle flag is ignored;
+    # the course's datasets are shuffled by common.data already, so the warning is noise.
+    warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
     _enable_memory_growth(tf)
     chosen = choose_precision(precision, _gpu_capabilities(tf))
     keras.mixed_precision.set_global_policy(chosen)
