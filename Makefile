@@ -30,7 +30,7 @@ unit:  ## unit tests of common/ and tools/ (+ labs stop at their first exercise)
 notebooks:  ## every solution notebook under nbval, smoke profile, offline
 	LAB_PROFILE=smoke MPLBACKEND=module://matplotlib_inline.backend_inline \
 	  $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NOTEBOOK_TIMEOUT) \
-	  -n $(JOBS) --dist loadfile --durations=20 solutions/
+	  -n $(JOBS) --dist loadfile -v --durations=20 solutions/
 
 check: lint  ## fail on labs out of date, outputs, leaked solutions, bad badges or check ids
 	$(PY) -m tools check
