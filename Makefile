@@ -24,13 +24,14 @@ install:  ## create .venv with the pinned requirements and `common` (editable)
 test: check unit notebooks  ## everything CI runs: notebook checks, unit tests, every solution under nbval
 	@echo "make test: all passed"
 
-unit:  ## unit tests of common/ and tools/ (+ labs stop at their first exercise)
+unit:  ## unit tests of common/ and tools/, grading, generated labs score 0, full profile offline
 	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=10 tests
 
 notebooks:  ## every solution notebook under nbval, smoke profile, offline
 	LAB_PROFILE=smoke MPLBACKEND=module://matplotlib_inline.backend_inline \
 	  $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NOTEBOOK_TIMEOUT) \
-	  -n $(JOBS) --dist loadfile -v --durations=20 solutions/
+	  -n $(JOBS) --dist loadfile -v --durations=20 --junitxml=build/nbval-solutions.xml solutions/
+	$(PY) -m tools grade --solutions-junit build/nbval-solutions.xml
 
 check: lint  ## fail on labs out of date, outputs, leaked solutions, bad badges or check ids
 	$(PY) -m tools check
@@ -53,6 +54,19 @@ lab:  ## run one solution headless into build/: make lab N=00
 	  test -n "$$nb" || { echo "no solution notebook solutions/$(N)_*.ipynb"; exit 2; }; \
 	  mkdir -p build && $(BIN)/jupyter nbconvert --to notebook --execute "$$nb" \
 	    --ExecutePreprocessor.timeout=$(NOTEBOOK_TIMEOUT) --output-dir build/
+
+# Grading (README, "For instructors"): make grade LAB=00 SUBMISSIONS=submissions/
+CELL_TIMEOUT ?= 300
+STUDENT_TIMEOUT ?= 1200
+GRADE_JOBS ?= 0
+GRADE_USAGE := usage: make grade LAB=NN SUBMISSIONS=DIR [OUT=grades/NN] [CELL_TIMEOUT=$(CELL_TIMEOUT)] \
+  [STUDENT_TIMEOUT=$(STUDENT_TIMEOUT)] [GRADE_JOBS=N (0: one per core)] [LAB_PROFILE=smoke|full]
+
+grade:  ## grade DIR/<student>/NN_*.ipynb into OUT/grades.csv: make grade LAB=00 SUBMISSIONS=DIR
+	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "$(GRADE_USAGE)"; exit 2; }
+	$(PY) -m tools grade --lab "$(LAB)" --submissions "$(SUBMISSIONS)" --out "$(or $(OUT),grades/$(LAB))" \
+	  --cell-timeout "$(CELL_TIMEOUT)" --student-timeout "$(STUDENT_TIMEOUT)" --jobs "$(GRADE_JOBS)" \
+	  --profile "$${LAB_PROFILE:-smoke}"
 
 data:  ## pre-fetch the full profile's datasets (needs internet)
 	$(PY) -m common.data

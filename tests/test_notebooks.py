@@ -1,12 +1,17 @@
-"""Whole-notebook tests: labs stop at their first exercise; the full profile's path runs offline.
+"""Whole-notebook tests: graded labs score zero; the full profile's path runs offline.
 
-The smoke-profile solutions themselves run under nbval in ``make notebooks``.
+The smoke-profile solutions themselves run under nbval in ``make notebooks``, which also
+scores them with the grader (full marks expected).
 """
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from notebook_runner import ROOT, describe, run
+
+from tools import grade
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 IDS = [p.stem for p in SOLUTIONS]
@@ -14,18 +19,38 @@ ALLOWED_CHECK_ERRORS = {"AssertionError", "CheckFailure"}
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=IDS)
-def test_lab_stops_at_first_exercise_and_scores_nothing(solution):
-    lab = ROOT / "labs" / solution.name
-    results = run(lab, timeout=120)
-    errors = [r for r in results if r.error]
-    assert errors, f"{lab.name}: ran without any error, so an exercise is not cut out"
-    assert errors[0].error == "NotImplementedError", (
-        f"{lab.name}: the first error should be the first exercise's NotImplementedError, "
-        f"received {errors[0].error}: {errors[0].message}"
+def test_generated_lab_graded_scores_zero_and_stops_at_first_exercise(solution, tmp_path):
+    """The generated lab, graded like a submission (make grade), scores 0.
+
+    The solutions' full marks are asserted from the nbval run of `make notebooks`
+    (`python -m tools grade --solutions-junit`), so no notebook runs twice.
+    """
+    folder = tmp_path / "submissions" / "generated_lab"
+    folder.mkdir(parents=True)
+    shutil.copy(ROOT / "labs" / solution.name, folder / solution.name)
+    [result] = grade.grade(
+        solution.name[:2],
+        tmp_path / "submissions",
+        tmp_path / "out",
+        cell_timeout=120,
+        student_timeout=900,
+        jobs=1,
+        profile="smoke",
+        log=lambda message: None,
     )
-    assert not any(r.error == "SyntaxError" for r in results), describe(results)
-    passing_checks = [r.check_id for r in results if r.role == "check" and not r.error]
-    assert not passing_checks, f"{lab.name}: checks pass without any answer: {passing_checks}"
+    name = f"labs/{solution.name}"
+    first = result.first_error()
+    assert first is not None, f"{name}: ran without any error, so an exercise is not cut out"
+    assert first.ename == "NotImplementedError", (
+        f"{name}: the first error should be the first exercise's NotImplementedError, "
+        f"received {first.ename}: {first.evalue}"
+    )
+    assert not any(c.ename == "SyntaxError" for c in result.cells), result.cells
+    assert result.flags == [], f"{name}: the grader repaired the untouched lab: {result.flags}"
+    passing = [c.check for c in result.checks if c.status == "passed"]
+    assert not passing, f"{name}: checks pass without any answer: {passing}"
+    assert {c.status for c in result.checks} <= {"failed", "error"}, result.checks
+    assert result.score == 0
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=IDS)

@@ -1,11 +1,11 @@
-"""``python -m tools {labs,format,check}``: the notebook pipeline behind the Makefile."""
+"""``python -m tools {labs,format,check,grade}``: the notebook pipeline behind the Makefile."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 
-from . import notebooks
+from . import grade, notebooks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -16,7 +16,17 @@ def main(argv: list[str] | None = None) -> int:
     fmt = sub.add_parser("format", help="rewrite solutions/ and labs/ in canonical form")
     fmt.add_argument("paths", nargs="*", help="notebooks (default: all)")
     sub.add_parser("check", help="fail on drift, outputs, leaks, bad badges, bad check ids")
+    grading = sub.add_parser(
+        "grade",
+        help="grade every SUBMISSIONS/<student>/NN_*.ipynb of one lab into grades.csv",
+        description=grade.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    grade.add_arguments(grading)
     args = parser.parse_args(argv)
+
+    if args.command == "grade":
+        return grade.run_cli(args)
 
     try:
         if args.command == "labs":
