@@ -269,3 +269,451 @@ def fetch(selected: list[str] | None = None) -> None:
 
 if __name__ == "__main__":  # pragma: no cover - exercised by `make data` online
     fetch(sys.argv[1:] or None)
+
+
+# --------------------------------------------------------------------------- dates (lab 07)
+#
+# Human-written dates → ISO dates, a small translation task that runs offline. Everything is
+# generated with the standard library; month and weekday names are spelled here rather than
+# taken from ``strftime`` (``%b``, ``%A`` depend on the machine's locale).
+
+import datetime as _dt
+import random as _random
+from collections.abc import Iterable, Sequence
+
+MONTH_NAMES = (
+    "January", "February", "March", "April", "May", "June",
+    "July", "August", "September", "October", "November", "December",
+)  # fmt: skip
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+# Two-digit years are read with the POSIX pivot (69–99 → 19xx, 00–68 → 20xx); keeping every
+# date inside 1970–2068 makes "11/21/26" unambiguous.
+DATE_RANGE = (_dt.date(1970, 1, 1), _dt.date(2068, 12, 31))
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 11 <= n % 100 <= 13 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+def _mon(d: _dt.date) -> str:
+    return MONTH_NAMES[d.month - 1][:3]
+
+
+# Slashes are always month first (US order), dots always day first: the separator decides.
+DATE_FORMATS: dict[str, Callable[[_dt.date], str]] = {
+    "d Mon yyyy": lambda d: f"{d.day} {_mon(d)} {d.year}",
+    "Weekday, Month d, yyyy": lambda d: (
+        f"{WEEKDAY_NAMES[d.weekday()]}, {MONTH_NAMES[d.month - 1]} {d.day}, {d.year}"
+    ),
+    "mm/dd/yy": lambda d: f"{d.month:02d}/{d.day:02d}/{d.year % 100:02d}",
+    "Month d, yyyy": lambda d: f"{MONTH_NAMES[d.month - 1]} {d.day}, {d.year}",
+    "d Month yyyy": lambda d: f"{d.day} {MONTH_NAMES[d.month - 1]} {d.year}",
+    "Mon d, yyyy": lambda d: f"{_mon(d)} {d.day}, {d.year}",
+    "m/d/yyyy": lambda d: f"{d.month}/{d.day}/{d.year}",
+    "dd.mm.yyyy": lambda d: f"{d.day:02d}.{d.month:02d}.{d.year}",
+    "Dow d Mon yy": lambda d: (
+        f"{WEEKDAY_NAMES[d.weekday()][:3]} {d.day} {_mon(d)} {d.year % 100:02d}"
+    ),
+    "the dth of Month yyyy": lambda d: (
+        f"the {_ordinal(d.day)} of {MONTH_NAMES[d.month - 1]} {d.year}"
+    ),
+    "d mon yy": lambda d: f"{d.day} {_mon(d).lower()} {d.year % 100:02d}",
+}
+
+
+def format_date(day: _dt.date, fmt: str) -> str:
+    """Write ``day`` in one of :data:`DATE_FORMATS`, e.g. ``format_date(d, "Mon d, yyyy")``."""
+    if fmt not in DATE_FORMATS:
+        raise ValueError(
+            f"Unknown date format {fmt!r}. Expected one of: {', '.join(map(repr, DATE_FORMATS))}."
+        )
+    if not isinstance(day, _dt.date):
+        raise TypeError(f"Expected a datetime.date, received {type(day).__name__}: {day!r}.")
+    return DATE_FORMATS[fmt](day)
+
+
+def _check_count(name: str, value: Any, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer ≥ {low}, received {value!r}.")
+    return int(value)
+
+
+def dates(n: int, seed: int = 0, formats: Sequence[str] | None = None) -> list[tuple[str, str]]:
+    """``n`` pairs ``(human, iso)`` such as ``("Sat 21 Nov 26", "2026-11-21")``.
+
+    Every pair has a different date (drawn without replacement from :data:`DATE_RANGE`), its
+    human form in a format chosen at random from ``formats`` (all of :data:`DATE_FORMATS` by
+    default). The same ``(n, seed, formats)`` always gives the same list.
+
+    Raises:
+        ValueError: ``n`` is negative or larger than the number of days in the range, ``seed``
+            is not an integer, or a format name is unknown.
+    """
+    total = (DATE_RANGE[1] - DATE_RANGE[0]).days + 1
+    n = _check_count("n", n)
+    if n > total:
+        raise ValueError(
+            f"n must be at most {total:,} (one pair per distinct date in "
+            f"{DATE_RANGE[0]}…{DATE_RANGE[1]}), received {n:,}."
+        )
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ValueError(f"seed must be an integer, received {seed!r}.")
+    names_ = list(DATE_FORMATS) if formats is None else list(formats)
+    if not names_:
+        raise ValueError("formats must name at least one format, received an empty list.")
+    unknown = [f for f in names_ if f not in DATE_FORMATS]
+    if unknown:
+        raise ValueError(
+            f"Unknown date format(s) {unknown}. Expected some of: "
+            f"{', '.join(map(repr, DATE_FORMATS))}."
+        )
+    rng = _random.Random(int(seed))
+    offsets = rng.sample(range(total), n)
+    pairs = []
+    for offset in offsets:
+        day = DATE_RANGE[0] + _dt.timedelta(days=offset)
+        pairs.append((DATE_FORMATS[rng.choice(names_)](day), day.isoformat()))
+    return pairs
+
+
+def date_splits(
+    train: int, validation: int, test: int, seed: int = 0, formats: Sequence[str] | None = None
+) -> dict[str, list[tuple[str, str]]]:
+    """``{"train": pairs, "validation": pairs, "test": pairs}`` with no date in two splits.
+
+    One call to :func:`dates` draws ``train + validation + test`` distinct dates, then cuts the
+    list; so neither an ISO target nor a human string of one split occurs in another.
+    """
+    sizes = {
+        "train": _check_count("train", train, 1),
+        "validation": _check_count("validation", validation),
+        "test": _check_count("test", test),
+    }
+    pairs = dates(sum(sizes.values()), seed=seed, formats=formats)
+    out, start = {}, 0
+    for split, size in sizes.items():
+        out[split] = pairs[start : start + size]
+        start += size
+    return out
+
+
+class CharVocab:
+    """Characters ↔ integer ids, with ``<PAD>`` = 0, ``<START>`` = 1 and ``<END>`` = 2.
+
+    >>> vocab = CharVocab.from_texts(["2026-11-21"])
+    >>> vocab.encode("21", start=True, end=True)
+    [1, 6, 5, 2]
+    >>> vocab.decode([6, 5, 2, 0])
+    '21'
+    """
+
+    PAD, START, END = "<PAD>", "<START>", "<END>"
+    SPECIALS = (PAD, START, END)
+
+    def __init__(self, chars: Iterable[str]):
+        chars = list(chars)
+        bad = [c for c in chars if not isinstance(c, str) or len(c) != 1]
+        if bad:
+            raise ValueError(
+                f"CharVocab expects single characters, received {bad[:5]!r}"
+                f"{' …' if len(bad) > 5 else ''}."
+            )
+        self.tokens: list[str] = list(self.SPECIALS) + sorted(set(chars))
+        self.index: dict[str, int] = {t: i for i, t in enumerate(self.tokens)}
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[str]) -> CharVocab:
+        """The vocabulary of every character that occurs in ``texts``."""
+        if isinstance(texts, str):
+            raise TypeError("from_texts expects a list of strings, received one string.")
+        return cls(c for text in texts for c in text)
+
+    pad_id, start_id, end_id = 0, 1, 2
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def __repr__(self) -> str:
+        chars = "".join(self.tokens[len(self.SPECIALS) :])
+        return f"CharVocab({len(self)} tokens: <PAD> <START> <END> + {chars!r})"
+
+    def encode(self, text: str, start: bool = False, end: bool = False) -> list[int]:
+        """Ids of ``text``'s characters, optionally framed by ``<START>`` / ``<END>``.
+
+        Raises:
+            ValueError: a character is not in the vocabulary (the message names it).
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"encode expects a string, received {type(text).__name__}: {text!r}.")
+        ids = []
+        for position, char in enumerate(text):
+            if char not in self.index:
+                known = "".join(self.tokens[len(self.SPECIALS) :])
+                raise ValueError(
+                    f"Unknown character {char!r} at position {position} of {text!r}. "
+                    f"Expected one of the vocabulary's characters: {known!r}."
+                )
+            ids.append(self.index[char])
+        return ([self.start_id] if start else []) + ids + ([self.end_id] if end else [])
+
+    def encode_batch(
+        self,
+        texts: Sequence[str],
+        length: int | None = None,
+        start: bool = False,
+        end: bool = False,
+    ) -> np.ndarray:
+        """``(len(texts), length)`` int32 ids, padded with ``<PAD>`` at the end.
+
+        ``length`` defaults to the longest encoded text.
+
+        Raises:
+            ValueError: an encoded text is longer than ``length``, or a character is unknown.
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode_batch expects a list of strings, received one string.")
+        rows = [self.encode(t, start=start, end=end) for t in texts]
+        longest = max((len(r) for r in rows), default=0)
+        if length is None:
+            length = longest
+        length = _check_count("length", length)
+        if longest > length:
+            raise ValueError(
+                f"length={length} is too short: the longest encoded text has {longest} tokens "
+                f"({'with' if start or end else 'without'} <START>/<END>)."
+            )
+        out = np.full((len(rows), length), self.pad_id, dtype="int32")
+        for i, row in enumerate(rows):
+            out[i, : len(row)] = row
+        return out
+
+    def decode(self, ids: Iterable[int], stop_at_end: bool = True) -> str:
+        """Text of ``ids``: ``<PAD>`` and ``<START>`` are skipped, ``<END>`` stops (by default).
+
+        Raises:
+            ValueError: an id is outside ``0 … len(vocab) - 1``.
+        """
+        chars = []
+        for i in np.asarray(ids, dtype=np.int64).reshape(-1).tolist():
+            if not 0 <= i < len(self.tokens):
+                raise ValueError(f"Unknown token id {i}. Expected ids 0 … {len(self.tokens) - 1}.")
+            if i == self.end_id and stop_at_end:
+                break
+            if i >= len(self.SPECIALS):
+                chars.append(self.tokens[i])
+        return "".join(chars)
+
+
+# --------------------------------------------------------------------------- digit strings (lab 09)
+#
+# Images of digit strings of varying length for a CTC recogniser: single-digit images (MNIST,
+# or scikit-learn's digits) are drawn at random and pasted side by side on a blank canvas of
+# one fixed width, so every string image of a call has the same shape.
+
+DIGIT_STRING_PAD = -1  # the value that pads label rows after a string's last digit
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
+
+
+def digit_string_width(digit_width: int, max_len: int, gap: int = 0) -> int:
+    """Canvas width of :func:`digit_strings`: room for ``max_len`` digits and the widest gaps."""
+    return max_len * digit_width + (max_len - 1) * gap
+
+
+def digit_strings(
+    images: Any,
+    labels: Any,
+    n: int,
+    min_len: int = 1,
+    max_len: int = 5,
+    seed: int = 0,
+    gap: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``n`` images of digit strings built from single-digit ``images``.
+
+    Each string draws a length uniformly from ``min_len … max_len``, then that many digit images
+    (with replacement) from ``images``. The digits are pasted left to right with a random gap of
+    ``0 … gap`` background pixels between neighbours, and the whole string starts at a random
+    offset on a canvas :func:`digit_string_width` pixels wide. The background is 0.
+
+    Args:
+        images: ``(m, h, w)`` or ``(m, h, w, c)`` digit images, background 0.
+        labels: ``(m,)`` integer class of each image (``0 … 9`` for digits).
+        n: how many strings to make (≥ 1).
+        min_len, max_len: shortest and longest string (1 ≤ min_len ≤ max_len).
+        seed: the same arguments and seed always give the same strings.
+        gap: the largest extra spacing between two digits, in pixels (≥ 0).
+
+    Returns:
+        ``(x, y, lengths)``: ``x`` float32 ``(n, h, width)`` or ``(n, h, width, c)``;
+        ``y`` int32 ``(n, max_len)``, the digits of each string followed by
+        :data:`DIGIT_STRING_PAD` (-1); ``lengths`` int32 ``(n,)``, the number of digits.
+
+    Raises:
+        ValueError: an argument has the wrong shape, type or range (the message says which).
+    """
+    images = np.asarray(images)
+    labels = np.asarray(labels)
+    if images.ndim not in (3, 4):
+        raise ValueError(
+            f"images must be shaped (m, h, w) or (m, h, w, channels), received shape {images.shape}."
+        )
+    if len(images) == 0:
+        raise ValueError("images is empty: expected at least one digit image.")
+    if labels.shape != (len(images),):
+        raise ValueError(
+            f"labels must be shaped ({len(images)},), one per image, received shape {labels.shape}."
+        )
+    if not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"labels must be integers, received dtype {labels.dtype}.")
+    if labels.min() < 0:
+        raise ValueError(
+            f"labels must be ≥ 0 ({DIGIT_STRING_PAD} pads the label rows), received {labels.min()}."
+        )
+    for name, value, low in (("n", n, 1), ("min_len", min_len, 1), ("gap", gap, 0)):
+        if not _is_int(value) or value < low:
+            raise ValueError(f"{name} must be an integer ≥ {low}, received {value!r}.")
+    if not _is_int(max_len) or max_len < min_len:
+        raise ValueError(f"max_len must be an integer ≥ min_len={min_len}, received {max_len!r}.")
+    if not _is_int(seed):
+        raise ValueError(f"seed must be an integer, received {seed!r}.")
+
+    rng = np.random.default_rng(int(seed))
+    h, w = images.shape[1:3]
+    width = digit_string_width(w, max_len, gap)
+    x = np.zeros((n, h, width) + images.shape[3:], dtype="float32")
+    y = np.full((n, max_len), DIGIT_STRING_PAD, dtype="int32")
+    lengths = rng.integers(min_len, max_len + 1, size=n).astype("int32")
+    for i, length in enumerate(lengths):
+        picks = rng.integers(0, len(images), size=length)
+        gaps = rng.integers(0, gap + 1, size=length - 1)
+        used = length * w + int(gaps.sum())
+        col = int(rng.integers(0, width - used + 1))
+        for k, j in enumerate(picks):
+            x[i, :, col : col + w] = images[j]
+            col += w + (int(gaps[k]) if k < length - 1 else 0)
+        y[i, :length] = labels[picks]
+    return x, y, lengths
+
+
+# --------------------------------------------------------------------------- movie reviews (lab 06)
+#
+# ``imdb_reviews``: full = tensorflow-datasets' IMDB reviews (25,000 train / 25,000 test,
+# labelled negative/positive); smoke = :func:`review_set`, template-generated reviews built so
+# that word order decides the label (a bag of words is at chance, a sequence model is not).
+
+IMDB_CLASS_NAMES = ["negative", "positive"]
+
+_REVIEW_SUBJECTS = (
+    "the film", "the movie", "the story", "the acting", "the plot", "the script",
+    "the ending", "the music", "the cast", "the dialogue", "the pacing", "the camera work",
+)  # fmt: skip
+_REVIEW_VERBS = ("was", "is", "felt", "seemed")
+_REVIEW_NEGATED_VERBS = ("was", "is")  # "was not dull", never "felt not dull"
+_REVIEW_POSITIVE = (
+    "great", "wonderful", "brilliant", "moving", "funny",
+    "clever", "beautiful", "gripping", "charming", "superb",
+)  # fmt: skip
+_REVIEW_NEGATIVE = (
+    "boring", "awful", "dull", "terrible", "clumsy",
+    "predictable", "weak", "tedious", "messy", "bland",
+)  # fmt: skip
+_REVIEW_NEGATORS = ("not", "never")
+_REVIEW_INTENSIFIERS = ("really", "very", "quite", "truly")
+_REVIEW_LINKS = ("and", "and also", "; moreover,", ". also,")
+_REVIEW_FILLERS = (
+    "i saw it last weekend", "we watched it at home", "it runs about two hours",
+    "my friend picked it", "i went in with no expectations", "it came out last year",
+    "the cinema was almost empty", "i watched it twice", "it is based on a novel",
+)  # fmt: skip
+
+
+def review_set(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` template-generated movie reviews and their labels (0 negative, 1 positive).
+
+    Every review states two opinions about two aspects of a film: one with a positive
+    adjective, one with a negative adjective, and exactly one of the two is negated
+    ("not", "never"). Both opinions then agree: "the plot was not dull and the music was
+    superb" is positive, "the plot was dull and the music was not superb" is negative. The
+    two reviews contain the same words, so counting words gives chance accuracy; a model must
+    see which adjective the negation precedes. Neutral filler sentences vary the length.
+
+    Returns:
+        ``(texts, labels)``: an object array of ``n`` Python ``str`` and an int64 array.
+
+    Raises:
+        ValueError: ``n`` is not a positive integer or ``seed`` is not a non-negative integer.
+    """
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"review_set: n must be a positive integer, received {n!r}.")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"review_set: seed must be a non-negative integer, received {seed!r}.")
+    rng = np.random.default_rng(int(seed))
+    texts, labels = [], np.empty(int(n), dtype="int64")
+    for k in range(int(n)):
+        label = int(rng.integers(2))
+        positive = str(rng.choice(_REVIEW_POSITIVE))
+        negative = str(rng.choice(_REVIEW_NEGATIVE))
+        # The adjective that carries the label stays plain; the other one is negated.
+        plain, flipped = (positive, negative) if label else (negative, positive)
+        subjects = rng.choice(len(_REVIEW_SUBJECTS), size=2, replace=False)
+        clauses = []
+        for subject, adjective, negate in (
+            (subjects[0], plain, False),
+            (subjects[1], flipped, True),
+        ):
+            verbs = _REVIEW_NEGATED_VERBS if negate else _REVIEW_VERBS
+            words = [_REVIEW_SUBJECTS[subject], str(rng.choice(verbs))]
+            if negate:
+                words.append(str(rng.choice(_REVIEW_NEGATORS)))
+            if rng.random() < 0.3:
+                words.append(str(rng.choice(_REVIEW_INTENSIFIERS)))
+            words.append(adjective)
+            clauses.append(" ".join(words))
+        if rng.random() < 0.5:
+            clauses.reverse()
+        link = str(rng.choice(_REVIEW_LINKS))
+        text = clauses[0] + ("" if link[0] in ";." else " ") + link + " " + clauses[1]
+        fillers = rng.choice(len(_REVIEW_FILLERS), size=int(rng.integers(0, 3)), replace=False)
+        for f in fillers:
+            sentence = _REVIEW_FILLERS[f]
+            text = f"{sentence}. {text}" if rng.random() < 0.5 else f"{text}. {sentence}"
+        texts.append(text + ".")
+        labels[k] = label
+    return np.array(texts, dtype=object), labels
+
+
+def _decode_texts(x: np.ndarray) -> np.ndarray:
+    """tfds text (bytes) → an object array of Python ``str``."""
+    return np.array(
+        [t.decode("utf-8") if isinstance(t, bytes) else str(t) for t in x], dtype=object
+    )
+
+
+@register(
+    "imdb_reviews",
+    tfds_name="imdb_reviews",
+    description="IMDB movie reviews, negative/positive (smoke: generated reviews)",
+)
+def _load_imdb_reviews(prof: Profile) -> Data:
+    if prof.smoke:
+        return Data(
+            "imdb_reviews",
+            "smoke stand-in: template-generated movie reviews (train 2,000 / validation 500 / "
+            "test 1,000), offline; each review negates one of two opinions, so word order "
+            "decides the label and a bag of words is at chance",
+            *review_set(2000, seed=1), *review_set(500, seed=2), *review_set(1000, seed=3),
+            IMDB_CLASS_NAMES,
+        )  # fmt: skip
+    arrays = _tfds_supervised(
+        "imdb_reviews", {"train": "train[:90%]", "validation": "train[90%:]", "test": "test"}
+    )
+    texts = {k: (_decode_texts(x), y) for k, (x, y) in arrays.items()}
+    return Data(
+        "imdb_reviews",
+        "tensorflow-datasets 'imdb_reviews' (train 22,500 / validation 2,500 / test 25,000)",
+        *texts["train"], *texts["validation"], *texts["test"], IMDB_CLASS_NAMES,
+    )  # fmt: skip
