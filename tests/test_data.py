@@ -50,7 +50,11 @@ def test_full_profile_loads_through_tfds(name, first_class):
     assert d.class_names[0] == first_class and "tensorflow-datasets" in d.source
 
 
-def test_full_profile_download_failure_is_actionable(monkeypatch):
+@pytest.mark.parametrize(
+    "name",
+    [n for n in data.names() if data._REGISTRY[n].tfds_name],  # every tfds-backed dataset
+)
+def test_full_profile_download_failure_is_actionable(monkeypatch, name):
     import tensorflow_datasets as tfds
 
     def offline(*args, **kwargs):
@@ -58,11 +62,10 @@ def test_full_profile_download_failure_is_actionable(monkeypatch):
 
     monkeypatch.setattr(tfds, "load", offline)
     with pytest.raises(data.DatasetUnavailableError) as err:
-        data.load("mnist", profile="full")
+        data.load(name, profile="full", verbose=False)
     message = str(err.value)
-    assert (
-        "ConnectionError" in message and "LAB_PROFILE=smoke" in message and "make data" in message
-    )
+    assert f"'{name}'" in message and "ConnectionError" in message
+    assert "LAB_PROFILE=smoke" in message and "make data" in message
 
 
 def test_dataset_pipeline_batches_and_shuffles():

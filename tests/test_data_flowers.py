@@ -89,17 +89,3 @@ def test_full_profile_splits_the_single_train_split_by_percent(monkeypatch):
         ("tf_flowers", "train[80%:90%]"),
         ("tf_flowers", "train[90%:]"),
     ]
-
-
-def test_full_profile_download_failure_is_actionable(monkeypatch):
-    import tensorflow_datasets as tfds
-
-    def offline(*args, **kwargs):
-        raise ConnectionError("Failed to resolve 'storage.googleapis.com'")
-
-    monkeypatch.setattr(tfds, "load", offline)
-    with pytest.raises(data.DatasetUnavailableError) as err:
-        data.load("tf_flowers", profile="full")
-    message = str(err.value)
-    assert "'tf_flowers'" in message and "ConnectionError" in message
-    assert "LAB_PROFILE=smoke" in message and "make data" in message
