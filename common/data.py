@@ -54,6 +54,15 @@ class Data:
         return len(self.class_names)
 
     @property
+    def title(self) -> str:
+        """The name for plot titles: ``name``, marked when the data is a smoke stand-in."""
+        return (
+            f"{self.name} (smoke stand-in)"
+            if self.source.startswith("smoke stand-in")
+            else self.name
+        )
+
+    @property
     def input_shape(self) -> tuple[int, ...]:
         return tuple(self.x_train.shape[1:])
 

@@ -2,7 +2,8 @@
 
 Every function returns the Matplotlib figure and shows it. When the environment variable
 ``LAB_FIGURES`` names a folder, each figure is also saved there as a PNG (handy for
-reviewing a headless run: ``LAB_FIGURES=build/figures make lab N=00``).
+reviewing a headless run; ``make lab N=00`` also extracts every figure of the executed notebook
+into ``build/figures/``).
 """
 
 from __future__ import annotations
@@ -56,12 +57,15 @@ def history(hist: Any, metrics: Sequence[str] | None = None, title: str = "Train
     if missing:
         raise ValueError(f"Unknown metric(s) {missing}. Expected some of: {', '.join(base)}.")
     plt = _plt()
+    from matplotlib.ticker import MaxNLocator
+
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.2), squeeze=False)
     for ax, metric in zip(axes[0], metrics, strict=True):
         epochs = np.arange(1, len(logs[metric]) + 1)
         ax.plot(epochs, logs[metric], "-o", ms=3, label="train")
         if f"val_{metric}" in logs:
             ax.plot(epochs, logs[f"val_{metric}"], "--o", ms=3, label="validation")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # no "epoch 2.5" ticks
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
         ax.set_title(metric)

@@ -23,6 +23,7 @@ def test_digits_splits_are_disjoint_stratified_and_scaled():
     assert d.input_shape == (8, 8, 1) and d.num_classes == 10
     assert len(d.x_train) + len(d.x_val) + len(d.x_test) == 1797
     assert 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0 and d.x_train.dtype == np.float32
+    assert d.title == "digits"  # real data keeps its plain name
     for y in (d.y_train, d.y_val, d.y_test):
         assert set(np.unique(y)) == set(range(10))
     rows = {x.tobytes() for x in d.x_train}
@@ -35,6 +36,7 @@ def test_smoke_stand_in_has_the_real_shape_and_says_so(name, capsys):
     d = data.load(name, profile="smoke")
     assert d.input_shape == (28, 28, 1) and d.num_classes == 10
     assert "smoke stand-in" in d.source and "smoke stand-in" in capsys.readouterr().out
+    assert d.title == f"{d.name} (smoke stand-in)"  # plot titles do not pass it off as the real one
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,7 @@ def test_history_panels_labels_and_saved_png(tmp_path, monkeypatch):
     axes = fig.axes
     assert [ax.get_title() for ax in axes] == ["loss", "accuracy"]
     assert axes[0].get_xlabel() == "epoch" and len(axes[0].get_lines()) == 2
+    assert all(tick == round(tick) for tick in axes[0].get_xticks())  # whole epochs only
     assert (tmp_path / "run_1.png").stat().st_size > 1000
     plots.history({"loss": [1.0, 0.5]}, title="Run 1")
     assert (tmp_path / "run_1_2.png").exists()  # never overwrites
