@@ -48,12 +48,15 @@ format:  ## canonicalise notebooks (ruff format, then canonical JSON) and regene
 	$(PY) -m tools format
 	$(PY) -m tools labs
 
-lab:  ## run one solution headless into build/: make lab N=00
+lab:  ## run one solution headless into build/, its figures into build/figures/: make lab N=00
 	@test -n "$(N)" || { echo "usage: make lab N=00"; exit 2; }
 	@nb=$$(ls solutions/$(N)_*.ipynb 2>/dev/null | head -1); \
 	  test -n "$$nb" || { echo "no solution notebook solutions/$(N)_*.ipynb"; exit 2; }; \
-	  mkdir -p build && $(BIN)/jupyter nbconvert --to notebook --execute "$$nb" \
-	    --ExecutePreprocessor.timeout=$(NOTEBOOK_TIMEOUT) --output-dir build/
+	  stem=$$(basename "$$nb" .ipynb); \
+	  mkdir -p build && $(if $(LAB_FIGURES),LAB_FIGURES=$(abspath $(LAB_FIGURES))) \
+	  $(BIN)/jupyter nbconvert --to notebook --execute "$$nb" \
+	    --ExecutePreprocessor.timeout=$(NOTEBOOK_TIMEOUT) --output-dir build/ && \
+	  $(PY) -m tools figures "build/$$stem.ipynb" "build/figures/$$stem"
 
 # Grading (README, "For instructors"): make grade LAB=00 SUBMISSIONS=submissions/
 CELL_TIMEOUT ?= 300

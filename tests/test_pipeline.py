@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import base64
 import json
 import subprocess
 import sys
@@ -186,6 +187,22 @@ def test_check_catches_bad_points_missing_and_orphan_labs(course):
     assert any("02_orphan.ipynb: has no solution" in p for p in problems)
 
 
+def test_check_catches_a_figure_shown_twice(course):
+    def plot_last(nb):
+        nb["cells"].append(code("x = 1\ncommon.plots.history(h, title='t')"))
+        nb["cells"].append(code("_ = common.plots.history(h)"))
+        nb["cells"].append(code("common.plots.history(h);"))
+        nb["cells"].append(code("%matplotlib inline"))
+
+    _edit(course / "solutions" / "01_demo.ipynb", plot_last)
+    problems = [p for p in nbt.check_repository(course) if "figure twice" in p]
+    assert problems == [
+        "solutions/01_demo.ipynb: cell 5 ends with a common.plots call, so "
+        "Jupyter shows its figure twice (once by the call, once as the cell's "
+        "value); assign it: `_ = …`."
+    ]
+
+
 def test_check_catches_readme_badges(course):
     (course / "README.md").write_text(
         "(https://colab.research.google.com/github/other/repo/blob/main/labs/01_demo.ipynb)\n"
@@ -228,3 +245,33 @@ def test_cli_check_on_the_real_repository():
     )
     assert proc.returncode == 0, proc.stderr
     assert "labs in sync" in proc.stdout
+
+
+def test_extract_figures_writes_every_png_output(tmp_path):
+    png = base64.b64encode(b"\x89PNG fake").decode()
+    executed = {
+        "cells": [
+            md("# t"),
+            {
+                **code("plot()"),
+                "outputs": [{"output_type": "display_data", "data": {"image/png": png}}] * 2,
+            },
+            code("print(1)"),
+            {
+                **code("plot()"),
+                "outputs": [{"output_type": "execute_result", "data": {"image/png": [png]}}],
+            },
+        ],
+        "metadata": {},
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    path = tmp_path / "run.ipynb"
+    path.write_text(json.dumps(executed))
+    out = tmp_path / "figs"
+    out.mkdir()
+    (out / "cell09_1.png").write_bytes(b"stale")
+    written = nbt.extract_figures(path, out)
+    assert [p.name for p in written] == ["cell01_1.png", "cell01_2.png", "cell03_1.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["cell01_1.png", "cell01_2.png", "cell03_1.png"]
+    assert written[0].read_bytes() == b"\x89PNG fake"

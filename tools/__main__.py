@@ -1,9 +1,10 @@
-"""``python -m tools {labs,format,check,grade}``: the notebook pipeline behind the Makefile."""
+"""``python -m tools {labs,format,check,figures,grade}``: the notebook pipeline behind the Makefile."""
 
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import grade, notebooks
 
@@ -16,6 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     fmt = sub.add_parser("format", help="rewrite solutions/ and labs/ in canonical form")
     fmt.add_argument("paths", nargs="*", help="notebooks (default: all)")
     sub.add_parser("check", help="fail on drift, outputs, leaks, bad badges, bad check ids")
+    figures = sub.add_parser("figures", help="write the PNG outputs of an executed notebook")
+    figures.add_argument("notebook", help="an executed notebook, e.g. build/04_x.ipynb")
+    figures.add_argument("out", help="folder for cellNN_K.png files")
     grading = sub.add_parser(
         "grade",
         help="grade every SUBMISSIONS/<student>/NN_*.ipynb of one lab into grades.csv",
@@ -32,6 +36,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "labs":
             for path in notebooks.build_labs(only=args.paths or None):
                 print(f"wrote {path.relative_to(notebooks.ROOT)}")
+            return 0
+        if args.command == "figures":
+            written = notebooks.extract_figures(Path(args.notebook), Path(args.out))
+            print(f"{len(written)} figure(s) from {args.notebook} in {args.out}/")
             return 0
         if args.command == "format":
             for path in notebooks.format_notebooks(only=args.paths or None):

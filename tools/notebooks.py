@@ -15,6 +15,7 @@ Conventions in ``solutions/NN_topic.ipynb`` (the single source):
 
 from __future__ import annotations
 
+import ast
 import copy
 import hashlib
 import json
@@ -304,6 +305,12 @@ def validate(nb: dict[str, Any], relpath: str, course: Course, is_lab: bool) -> 
             )
     if not seen:
         problems.append(f"{relpath}: has no check cells.")
+    for index, cell in enumerate(cells):
+        if cell.get("cell_type") == "code" and _ends_with_plot_call(source(cell)):
+            problems.append(
+                f"{relpath}: cell {index} ends with a common.plots call, so Jupyter shows its "
+                "figure twice (once by the call, once as the cell's value); assign it: `_ = …`."
+            )
     if is_lab:
         text = json.dumps(nb)
         for marker in MARKERS:
@@ -312,6 +319,44 @@ def validate(nb: dict[str, Any], relpath: str, course: Course, is_lab: bool) -> 
                     f"{relpath}: contains {marker!r}: solution or hidden-check text in a lab."
                 )
     return problems
+
+
+def _ends_with_plot_call(text: str) -> bool:
+    """Whether a code cell's last statement is a bare ``common.plots.*(...)`` expression."""
+    try:
+        body = ast.parse(text).body
+    except SyntaxError:  # IPython magics and the like: not ours to judge
+        return False
+    if not body or not isinstance(body[-1], ast.Expr) or not isinstance(body[-1].value, ast.Call):
+        return False
+    func = ast.unparse(body[-1].value.func)
+    return func.startswith(("common.plots.", "plots.")) and not text.rstrip().endswith(";")
+
+
+def extract_figures(executed: Path, out_dir: Path) -> list[Path]:
+    """Write every PNG output of an executed notebook to ``out_dir/cellNN_K.png``.
+
+    ``make lab`` uses it so that a maintainer can look at every figure of a headless run,
+    plain Matplotlib ones included. Earlier PNGs in ``out_dir`` are removed first.
+    """
+    import base64
+
+    nb = read(executed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for old in out_dir.glob("cell*.png"):
+        old.unlink()
+    written = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        pngs = [
+            o["data"]["image/png"]
+            for o in cell.get("outputs", [])
+            if "image/png" in o.get("data", {})
+        ]
+        for k, png in enumerate(pngs, start=1):
+            path = out_dir / f"cell{index:02d}_{k}.png"
+            path.write_bytes(base64.b64decode("".join(png) if isinstance(png, list) else png))
+            written.append(path)
+    return written
 
 
 def solution_paths(root: Path = ROOT) -> list[Path]:
