@@ -70,6 +70,37 @@ def test_full_profile_download_failure_is_actionable(monkeypatch, name):
     assert "LAB_PROFILE=smoke" in message and "make data" in message
 
 
+TRAIN_VAL_TEST = ("train[:90%]", "train[90%:]", "test")
+SPLITS_ASKED = {  # what the full profile asks tensorflow-datasets for, per dataset
+    "mnist": TRAIN_VAL_TEST,
+    "fashion_mnist": TRAIN_VAL_TEST,
+    "imdb_reviews": TRAIN_VAL_TEST,
+    "tf_flowers": ("train[:80%]", "train[80%:90%]", "train[90%:]"),  # it has one split only
+}
+
+
+def test_every_tfds_dataset_is_covered_below():
+    assert {n for n in data.names() if data._REGISTRY[n].tfds_name} == set(SPLITS_ASKED)
+
+
+@pytest.mark.parametrize(("name", "splits"), SPLITS_ASKED.items())
+def test_full_profile_asks_tfds_for_these_splits(monkeypatch, name, splits):
+    import tensorflow_datasets as tfds
+
+    assert data._REGISTRY[name].tfds_name == name  # so that `make data` fetches it
+    requested = []
+    real_load = tfds.load
+
+    def spy(dataset, split, **kwargs):
+        requested.append((dataset, split))
+        return real_load(dataset, split=split, **kwargs)
+
+    monkeypatch.setattr(tfds, "load", spy)
+    with tfds.testing.mock_data(num_examples=4):
+        data.load(name, profile="full", verbose=False)
+    assert requested == [(name, split) for split in splits]
+
+
 def test_dataset_pipeline_batches_and_shuffles():
     d = data.load("digits", profile="smoke", verbose=False)
     ds = d.dataset("train", batch_size=100)

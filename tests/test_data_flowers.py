@@ -8,11 +8,6 @@ import pytest
 from common import data
 
 
-def test_registered_for_make_data():
-    assert "tf_flowers" in data.names()
-    assert data._REGISTRY["tf_flowers"].tfds_name == "tf_flowers"
-
-
 def test_smoke_stand_in_shapes_classes_and_source(capsys):
     d = data.load("tf_flowers", profile="smoke")
     size = data.FLOWERS_SMOKE_SIZE
@@ -69,23 +64,3 @@ def test_full_profile_loads_through_tfds_resized_uint8():
     assert len(d.x_train) == len(d.x_val) == len(d.x_test) == 12
     assert d.y_train.dtype == np.int64 and d.y_train.max() < 5
     assert d.class_names[0] == "dandelion" and "tensorflow-datasets 'tf_flowers'" in d.source
-
-
-def test_full_profile_splits_the_single_train_split_by_percent(monkeypatch):
-    import tensorflow_datasets as tfds
-
-    asked = []
-    real_load = tfds.load
-
-    def recording_load(name, split, **kwargs):
-        asked.append((name, split))
-        return real_load(name, split=split, **kwargs)
-
-    monkeypatch.setattr(tfds, "load", recording_load)
-    with tfds.testing.mock_data(num_examples=4):
-        data.load("tf_flowers", profile="full", verbose=False)
-    assert asked == [
-        ("tf_flowers", "train[:80%]"),
-        ("tf_flowers", "train[80%:90%]"),
-        ("tf_flowers", "train[90%:]"),
-    ]

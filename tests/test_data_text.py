@@ -112,28 +112,3 @@ def test_full_profile_loads_imdb_through_tfds_as_python_strings():
     assert d.x_train.dtype == object and all(isinstance(t, str) for t in d.x_train)
     assert d.y_train.dtype == np.int64 and set(np.unique(d.y_test)) <= {0, 1}
     assert d.class_names == ["negative", "positive"] and "tensorflow-datasets" in d.source
-
-
-def test_full_profile_uses_percent_slices_of_train_for_validation(monkeypatch):
-    import tensorflow_datasets as tfds
-
-    requested = []
-    real_load = tfds.load
-
-    def spy(name, split, **kwargs):
-        requested.append((name, split))
-        return real_load(name, split=split, **kwargs)
-
-    monkeypatch.setattr(tfds, "load", spy)
-    with tfds.testing.mock_data(num_examples=10):
-        data.load("imdb_reviews", profile="full", verbose=False)
-    assert requested == [
-        ("imdb_reviews", "train[:90%]"),
-        ("imdb_reviews", "train[90%:]"),
-        ("imdb_reviews", "test"),
-    ]
-
-
-def test_imdb_reviews_is_registered_for_make_data():
-    assert "imdb_reviews" in data.names()
-    assert data._REGISTRY["imdb_reviews"].tfds_name == "imdb_reviews"
