@@ -53,8 +53,7 @@ lab:  ## run one solution headless into build/, its figures into build/figures/:
 	@nb=$$(ls solutions/$(N)_*.ipynb 2>/dev/null | head -1); \
 	  test -n "$$nb" || { echo "no solution notebook solutions/$(N)_*.ipynb"; exit 2; }; \
 	  stem=$$(basename "$$nb" .ipynb); \
-	  mkdir -p build && $(if $(LAB_FIGURES),LAB_FIGURES=$(abspath $(LAB_FIGURES))) \
-	  $(BIN)/jupyter nbconvert --to notebook --execute "$$nb" \
+	  mkdir -p build && $(BIN)/jupyter nbconvert --to notebook --execute "$$nb" \
 	    --ExecutePreprocessor.timeout=$(NOTEBOOK_TIMEOUT) --output-dir build/ && \
 	  $(PY) -m tools figures "build/$$stem.ipynb" "build/figures/$$stem"
 

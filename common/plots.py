@@ -1,15 +1,13 @@
 """Plots the labs share: training curves, image grids, a confusion matrix, a heatmap.
 
-Every function returns the Matplotlib figure and shows it. When the environment variable
-``LAB_FIGURES`` names a folder, each figure is also saved there as a PNG (handy for
-reviewing a headless run; ``make lab N=00`` also extracts every figure of the executed notebook
-into ``build/figures/``).
+Every function returns the Matplotlib figure and shows it. To look at the figures of a
+headless run, ``make lab N=00`` writes every figure of the executed notebook to
+``build/figures/``. In a notebook, end a cell with ``_ = common.plots.history(...)``: a bare
+call as the cell's last line would show the figure twice (``make check`` flags it).
 """
 
 from __future__ import annotations
 
-import os
-import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,17 +20,7 @@ def _plt() -> Any:
     return plt
 
 
-def _finish(fig: Any, title: str) -> Any:
-    folder = os.environ.get("LAB_FIGURES")
-    if folder:
-        os.makedirs(folder, exist_ok=True)
-        stem = re.sub(r"[^A-Za-z0-9]+", "_", title).strip("_").lower() or "figure"
-        path = os.path.join(folder, f"{stem}.png")
-        n = 2
-        while os.path.exists(path):
-            path = os.path.join(folder, f"{stem}_{n}.png")
-            n += 1
-        fig.savefig(path, dpi=90, bbox_inches="tight")
+def _finish(fig: Any) -> Any:
     plt = _plt()
     if "agg" in plt.get_backend().lower():
         plt.close(fig)  # headless (tests): nothing to show, do not pile figures up
@@ -73,7 +61,7 @@ def history(hist: Any, metrics: Sequence[str] | None = None, title: str = "Train
         ax.legend()
     fig.suptitle(title)
     fig.tight_layout()
-    return _finish(fig, title)
+    return _finish(fig)
 
 
 def image_grid(
@@ -109,7 +97,7 @@ def image_grid(
                 ax.set_title(str(labels[i]), fontsize=8)
     fig.suptitle(title)
     fig.tight_layout()
-    return _finish(fig, title)
+    return _finish(fig)
 
 
 def confusion_matrix(
@@ -138,7 +126,7 @@ def confusion_matrix(
     fig.colorbar(im, ax=ax, fraction=0.046)
     ax.set_title(title)
     fig.tight_layout()
-    return _finish(fig, title)
+    return _finish(fig)
 
 
 def heatmap(
@@ -167,4 +155,4 @@ def heatmap(
     ax.set_title(title)
     fig.colorbar(im, ax=ax, fraction=0.046)
     fig.tight_layout()
-    return _finish(fig, title)
+    return _finish(fig)
