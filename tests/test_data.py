@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from common import data
+from common.data.registry import _REGISTRY
 
 
 def test_unknown_dataset_lists_valid_names():
@@ -54,7 +55,7 @@ def test_full_profile_loads_through_tfds(name, first_class):
 
 @pytest.mark.parametrize(
     "name",
-    [n for n in data.names() if data._REGISTRY[n].tfds_name],  # every tfds-backed dataset
+    [n for n in data.names() if _REGISTRY[n].tfds_name],  # every tfds-backed dataset
 )
 def test_full_profile_download_failure_is_actionable(monkeypatch, name):
     import tensorflow_datasets as tfds
@@ -80,14 +81,14 @@ SPLITS_ASKED = {  # what the full profile asks tensorflow-datasets for, per data
 
 
 def test_every_tfds_dataset_is_covered_below():
-    assert {n for n in data.names() if data._REGISTRY[n].tfds_name} == set(SPLITS_ASKED)
+    assert {n for n in data.names() if _REGISTRY[n].tfds_name} == set(SPLITS_ASKED)
 
 
 @pytest.mark.parametrize(("name", "splits"), SPLITS_ASKED.items())
 def test_full_profile_asks_tfds_for_these_splits(monkeypatch, name, splits):
     import tensorflow_datasets as tfds
 
-    assert data._REGISTRY[name].tfds_name == name  # so that `make data` fetches it
+    assert _REGISTRY[name].tfds_name == name  # so that `make data` fetches it
     requested = []
     real_load = tfds.load
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from common import data
+from common.data import reviews
 
 
 def _words(text: str) -> list[str]:
@@ -31,8 +32,8 @@ def test_review_set_is_deterministic_per_seed():
 
 def test_every_review_negates_exactly_one_of_two_opposite_opinions():
     texts, labels = data.review_set(300, seed=1)
-    positive, negative = set(data._REVIEW_POSITIVE), set(data._REVIEW_NEGATIVE)
-    negators = set(data._REVIEW_NEGATORS)
+    positive, negative = set(reviews._REVIEW_POSITIVE), set(reviews._REVIEW_NEGATIVE)
+    negators = set(reviews._REVIEW_NEGATORS)
     for text, label in zip(texts, labels):
         words = _words(text)
         pos = [i for i, w in enumerate(words) if w in positive]

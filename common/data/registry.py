@@ -1,0 +1,197 @@
+"""The dataset registry and what every dataset returns: :class:`Data`, :func:`load`, :func:`fetch`.
+
+A dataset family lives in its own module of this package and adds itself with
+``@register(name, tfds_name=…)``; :func:`load` then finds it by name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..env import Profile
+from ..env import profile as current_profile
+
+SPLITS = ("train", "validation", "test")
+
+
+class DatasetUnavailableError(RuntimeError):
+    """A dataset could not be loaded in the full profile (offline, blocked download, …)."""
+
+
+@dataclass
+class Data:
+    """Arrays for the three splits plus what a notebook needs to know about them."""
+
+    name: str
+    source: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: list[str] = field(default_factory=list)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def title(self) -> str:
+        """The name for plot titles: ``name``, marked when the data is a smoke stand-in."""
+        return (
+            f"{self.name} (smoke stand-in)"
+            if self.source.startswith("smoke stand-in")
+            else self.name
+        )
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.x_train.shape[1:])
+
+    def split(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, y)`` of ``train``, ``validation`` or ``test``."""
+        pairs = {
+            "train": (self.x_train, self.y_train),
+            "validation": (self.x_val, self.y_val),
+            "test": (self.x_test, self.y_test),
+        }
+        if name not in pairs:
+            raise ValueError(f"Unknown split {name!r}. Expected one of: {', '.join(SPLITS)}.")
+        return pairs[name]
+
+    def dataset(
+        self, split: str, batch_size: int = 64, shuffle: bool | None = None, seed: int = 0
+    ) -> Any:
+        """A ``tf.data.Dataset`` of ``(x, y)`` batches; shuffled by default for ``train``."""
+        x, y = self.split(split)
+        return to_dataset(
+            x, y, batch_size, shuffle=split == "train" if shuffle is None else shuffle, seed=seed
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"Data({self.name!r}: train {len(self.x_train)}, validation {len(self.x_val)}, "
+            f"test {len(self.x_test)}; x {self.input_shape} {self.x_train.dtype}; "
+            f"{self.num_classes} classes; source: {self.source})"
+        )
+
+
+def to_dataset(x: Any, y: Any, batch_size: int = 64, shuffle: bool = True, seed: int = 0) -> Any:
+    """Arrays → cached, (shuffled), batched, prefetched ``tf.data.Dataset``."""
+    import tensorflow as tf
+
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, received {batch_size!r}.")
+    ds = tf.data.Dataset.from_tensor_slices((x, y)).cache()
+    if shuffle:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+@dataclass(frozen=True)
+class _Entry:
+    loader: Callable[[Profile], Data]
+    tfds_name: str | None  # what ``make data`` pre-fetches
+    description: str
+
+
+_REGISTRY: dict[str, _Entry] = {}
+
+
+def register(name: str, *, tfds_name: str | None = None, description: str = "") -> Callable:
+    """Decorator that adds a ``loader(profile) -> Data`` under ``name``."""
+
+    def wrap(loader: Callable[[Profile], Data]) -> Callable[[Profile], Data]:
+        _REGISTRY[name] = _Entry(loader, tfds_name, description)
+        return loader
+
+    return wrap
+
+
+def names() -> list[str]:
+    """The dataset names :func:`load` accepts."""
+    return sorted(_REGISTRY)
+
+
+def load(name: str, profile: Profile | str | None = None, verbose: bool = True) -> Data:
+    """Load dataset ``name`` for the current (or the given) profile.
+
+    Raises:
+        ValueError: ``name`` is not a known dataset (the message lists the valid ones).
+        DatasetUnavailableError: the full profile could not download the data.
+    """
+    if name not in _REGISTRY:
+        raise ValueError(f"Unknown dataset {name!r}. Expected one of: {', '.join(names())}.")
+    if profile is None:
+        prof = current_profile()
+    elif isinstance(profile, str):
+        prof = Profile(profile)
+        if profile not in ("full", "smoke"):
+            raise ValueError(f"Unknown profile {profile!r}. Expected one of: full, smoke.")
+    else:
+        prof = profile
+    data = _REGISTRY[name].loader(prof)
+    if verbose:
+        print(data)
+    return data
+
+
+def tfds_supervised(
+    name: str, splits: dict[str, str], batch: int = 4096, map_fn: Any = None
+) -> dict[str, tuple]:
+    """Load ``{our_split: tfds_split}`` as NumPy ``(x, y)`` with an actionable error on failure.
+
+    ``map_fn(image, label) -> (image, label)`` is applied per example before batching (used
+    to resize photos of varying size to one shape).
+    """
+    try:
+        import tensorflow_datasets as tfds
+
+        out = {}
+        for key, tfds_split in splits.items():
+            ds = tfds.load(name, split=tfds_split, as_supervised=True)
+            if map_fn is not None:
+                ds = ds.map(map_fn)
+            xs, ys = [], []
+            for x, y in tfds.as_numpy(ds.batch(batch)):
+                xs.append(x)
+                ys.append(y)
+            if not xs:
+                raise ValueError(f"split {tfds_split!r} is empty")
+            out[key] = (np.concatenate(xs), np.concatenate(ys).astype("int64"))
+        return out
+    except Exception as err:  # noqa: BLE001 - re-raised with what to do about it
+        raise DatasetUnavailableError(
+            f"Could not load {name!r} with tensorflow-datasets ({type(err).__name__}: {err}). "
+            "If this machine is offline, run with LAB_PROFILE=smoke for the small offline data, "
+            "or pre-fetch the datasets once while online with `make data` "
+            "(python -m common.data)."
+        ) from err
+
+
+def check_count(name: str, value: Any, low: int = 0) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        raise ValueError(f"{name} must be an integer ≥ {low}, received {value!r}.")
+    return int(value)
+
+
+def fetch(selected: list[str] | None = None) -> None:
+    """Download and prepare the tfds datasets (all registered ones by default)."""
+    import tensorflow_datasets as tfds
+
+    wanted = selected or [n for n in names() if _REGISTRY[n].tfds_name]
+    for name in wanted:
+        if name not in _REGISTRY:
+            raise ValueError(f"Unknown dataset {name!r}. Expected one of: {', '.join(names())}.")
+        entry = _REGISTRY[name]
+        if entry.tfds_name is None:
+            print(f"{name}: ships with the project's dependencies, nothing to fetch")
+            continue
+        print(f"{name}: fetching tfds '{entry.tfds_name}' …", flush=True)
+        tfds.builder(entry.tfds_name).download_and_prepare()
+    print("done")
