@@ -58,7 +58,9 @@ def _regions(nb: dict) -> tuple[list[str], list[str]]:
 
 def trivial(line: str) -> bool:
     """Lines too plain to give an answer away: blank, brackets, `else:`, `return out`…"""
-    plain = re.fullmatch(r"(return|yield|pass|continue|break|else|try|finally)\b[\s\w.,:()]{0,12}", line)
+    plain = re.fullmatch(
+        r"(return|yield|pass|continue|break|else|try|finally)\b[\s\w.,:()]{0,12}", line
+    )
     return bool(plain) or len(re.sub(r"[^A-Za-z0-9]", "", line)) < 8
 
 
