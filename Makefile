@@ -10,7 +10,7 @@ NOTEBOOK_TIMEOUT ?= 300
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install test unit notebooks check labs format lint lab data grade clean one
+.PHONY: help install test unit notebooks check labs format lint lab data grade release gradebook clean one
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -64,11 +64,32 @@ GRADE_JOBS ?= 0
 GRADE_USAGE := usage: make grade LAB=NN SUBMISSIONS=DIR [OUT=grades/NN] [CELL_TIMEOUT=$(CELL_TIMEOUT)] \
   [STUDENT_TIMEOUT=$(STUDENT_TIMEOUT)] [GRADE_JOBS=N (0: one per core)] [LAB_PROFILE=smoke|full]
 
+# MANUAL=FILE (the marked written.csv): merge the written marks into OUT/summary.csv and
+# rewrite the feedback pages, without running any notebook.
+MANUAL ?=
+GRADE_OUT = $(or $(OUT),grades/$(LAB))
+
 grade:  ## grade DIR/<student>/NN_*.ipynb into OUT/grades.csv: make grade LAB=00 SUBMISSIONS=DIR
+ifeq ($(MANUAL),)
 	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "$(GRADE_USAGE)"; exit 2; }
 	$(PY) -m tools grade --lab "$(LAB)" --submissions "$(SUBMISSIONS)" --out "$(or $(OUT),grades/$(LAB))" \
 	  --cell-timeout "$(CELL_TIMEOUT)" --student-timeout "$(STUDENT_TIMEOUT)" --jobs "$(GRADE_JOBS)" \
 	  --profile "$${LAB_PROFILE:-smoke}"
+	$(PY) -m tools written --out "$(GRADE_OUT)"
+	$(PY) -m tools feedback --out "$(GRADE_OUT)"
+else
+	@test -n "$(LAB)$(OUT)" || { echo "usage: make grade LAB=NN [OUT=grades/NN] MANUAL=grades/NN/written.csv"; exit 2; }
+	$(PY) -m tools written --out "$(GRADE_OUT)" --merge "$(MANUAL)"
+	$(PY) -m tools feedback --out "$(GRADE_OUT)" --marks "$(MANUAL)"
+endif
+
+release:  ## the student course (labs without answers, common, README) into an empty DEST: make release DEST=../course-release
+	@test -n "$(DEST)" || { echo "usage: make release DEST=DIR  (an empty folder outside this repository)"; exit 2; }
+	$(PY) -m tools release --dest "$(DEST)"
+
+gradebook:  ## every GRADES/NN/summary.csv in one CSV for Canvas/Moodle: make gradebook GRADES=grades/
+	@test -n "$(GRADES)" || { echo "usage: make gradebook GRADES=DIR [GRADEBOOK=FILE] [ROSTER=FILE]"; exit 2; }
+	$(PY) -m tools gradebook --grades "$(GRADES)" $(if $(GRADEBOOK),--output "$(GRADEBOOK)") $(if $(ROSTER),--roster "$(ROSTER)")
 
 data:  ## pre-fetch the full profile's datasets (needs internet)
 	$(PY) -m common.data

@@ -1,4 +1,8 @@
-"""``python -m tools {labs,format,check,figures,grade}``: the notebook pipeline behind the Makefile."""
+"""``python -m tools {labs,format,check,figures,grade,release,written,feedback,gradebook}``.
+
+The notebook pipeline and the instructor's semester (release → grade → written marks →
+feedback → gradebook) behind the Makefile.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import grade, notebooks
+from . import feedback, grade, gradebook, notebooks, release, written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,10 +31,43 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     grade.add_arguments(grading)
+    rel = sub.add_parser("release", help="write the student course (no solutions) into DEST")
+    rel.add_argument("--dest", help="an empty folder outside this repository")
+    wr = sub.add_parser(
+        "written",
+        help="collect written answers into OUT/written.csv, or --merge marks into summary.csv",
+        description=written.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    wr.add_argument("--out", help="the OUT folder of `make grade`")
+    wr.add_argument("--merge", metavar="MARKS", help="the marked written.csv to merge")
+    wr.add_argument("--solutions", type=Path, default=notebooks.SOLUTIONS)
+    fb = sub.add_parser("feedback", help="write OUT/feedback/<student>.html")
+    fb.add_argument("--out", help="the OUT folder of `make grade`")
+    fb.add_argument("--marks", help="marked written.csv (default OUT/written.csv)")
+    fb.add_argument("--solutions", type=Path, default=notebooks.SOLUTIONS)
+    gb = sub.add_parser(
+        "gradebook",
+        help="merge every GRADES/*/summary.csv into one CSV for Canvas/Moodle",
+        description=gradebook.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    gb.add_argument("--grades", help="folder holding one graded OUT folder per lab")
+    gb.add_argument("--output", help="gradebook file (default GRADES/gradebook.csv)")
+    gb.add_argument("--roster", help="CSV: student (folder name) + Canvas/Moodle identifiers")
+    gb.add_argument("--solutions", type=Path, default=notebooks.SOLUTIONS)
     args = parser.parse_args(argv)
 
     if args.command == "grade":
         return grade.run_cli(args)
+    if args.command == "release":
+        return release.run_cli(args.dest)
+    if args.command == "written":
+        return written.run_cli(args.out, args.merge, args.solutions)
+    if args.command == "feedback":
+        return feedback.run_cli(args.out, args.marks, args.solutions)
+    if args.command == "gradebook":
+        return gradebook.run_cli(args.grades, args.output, args.roster, args.solutions)
 
     try:
         if args.command == "labs":
@@ -38,8 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"wrote {path.relative_to(notebooks.ROOT)}")
             return 0
         if args.command == "figures":
-            written = notebooks.extract_figures(Path(args.notebook), Path(args.out))
-            print(f"{len(written)} figure(s) from {args.notebook} in {args.out}/")
+            pngs = notebooks.extract_figures(Path(args.notebook), Path(args.out))
+            print(f"{len(pngs)} figure(s) from {args.notebook} in {args.out}/")
             return 0
         if args.command == "format":
             for path in notebooks.format_notebooks(only=args.paths or None):

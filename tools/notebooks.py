@@ -10,7 +10,14 @@ Conventions in ``solutions/NN_topic.ipynb`` (the single source):
   lab (grading restores them);
 * cell metadata ``{"course": {"role": "setup"}}`` marks the setup cell and
   ``{"course": {"role": "check", "id": "...", "points": N}}`` a check cell; a check cell's
-  notebook cell id equals its check id, so grading can match cells across versions.
+  notebook cell id equals its check id, so grading can match cells across versions;
+* ``{"course": {"role": "written", "id": "...", "points": N}}`` marks a markdown cell whose
+  answer (its ``<!-- BEGIN SOLUTION -->`` block) is written in words and marked by hand
+  (``tools/written.py`` collects the answers into ``written.csv``).
+
+Every generated lab's first cell ends with :data:`GRADING_NOTE` (checks plus hidden checks), and
+its setup cell fetches the *student* repository (``student_repository`` in ``[tool.course]``),
+which is the repository itself for self-study.
 """
 
 from __future__ import annotations
@@ -44,6 +51,15 @@ CELL_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"']+")
 REPO_LINE_RE = re.compile(r'^REPO = "[^"]*"$', re.MULTILINE)
 
+GRADING_NOTE = (
+    "> **How this lab is graded.** A ✓ under a check cell means your code passed *that* check. "
+    "When your instructor grades the lab, the grader puts back the original check cells (editing "
+    "or deleting one changes nothing) and runs the same checks **plus hidden ones** that try your "
+    "code on other inputs. So a ✓ here is necessary but not sufficient: make each answer right in "
+    "general, not only for the values a check prints. Answers written in words are marked by "
+    "hand."
+)
+
 NOTEBOOK_METADATA = {
     "accelerator": "GPU",
     "colab": {"gpuType": "T4", "provenance": []},
@@ -61,8 +77,11 @@ class NotebookError(ValueError):
 
 @dataclass(frozen=True)
 class Course:
-    repository: str  # "owner/name" on GitHub
+    repository: str  # "owner/name" on GitHub: this repository (solutions, tools, tests)
     branch: str
+    # Where students fetch the labs and `common` from: the public release of the course
+    # (`make release`). Self-study: the repository itself (the default).
+    student_repository: str = ""
 
     def badge_url(self, relpath: str) -> str:
         return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/{relpath}"
@@ -71,17 +90,33 @@ class Course:
     def clone_url(self) -> str:
         return f"https://github.com/{self.repository}"
 
+    @property
+    def student_clone_url(self) -> str:
+        return f"https://github.com/{self.student_repository or self.repository}"
+
+    def setup_clone_url(self, relpath: str) -> str:
+        """What a notebook's setup cell clones: the student repository for a generated lab."""
+        return self.student_clone_url if relpath.startswith("labs/") else self.clone_url
+
+    def released(self) -> Course:
+        """The configuration as seen from inside the student repository (``make release``)."""
+        student = self.student_repository or self.repository
+        return Course(student, self.branch, student)
+
 
 def course_config(root: Path = ROOT) -> Course:
     """Read ``[tool.course]`` from pyproject.toml: the one place the repository is named."""
     data = tomllib.loads((root / "pyproject.toml").read_text())
     section = data.get("tool", {}).get("course", {})
     repo = section.get("repository", "")
-    if not re.fullmatch(r"[\w.-]+/[\w.-]+", repo):
-        raise NotebookError(
-            f"pyproject.toml [tool.course] repository must look like 'owner/name', received {repo!r}."
-        )
-    return Course(repo, section.get("branch", "main"))
+    student = section.get("student_repository", repo)
+    for key, value in (("repository", repo), ("student_repository", student)):
+        if not isinstance(value, str) or not re.fullmatch(r"[\w.-]+/[\w.-]+", value):
+            raise NotebookError(
+                f"pyproject.toml [tool.course] {key} must look like 'owner/name', "
+                f"received {value!r}."
+            )
+    return Course(repo, section.get("branch", "main"), student)
 
 
 # --------------------------------------------------------------------------- io
@@ -142,7 +177,7 @@ def canonical(nb: dict[str, Any], relpath: str, course: Course) -> dict[str, Any
         if index == 0 and kind == "markdown":
             text = BADGE_RE.sub(course.badge_url(relpath), text)
         if meta.get("course", {}).get("role") == "setup":
-            text = REPO_LINE_RE.sub(f'REPO = "{course.clone_url}"', text)
+            text = REPO_LINE_RE.sub(f'REPO = "{course.setup_clone_url(relpath)}"', text)
         cell_id = _cell_id(cell, meta, text, index, used)
         used.add(cell_id)
         new: dict[str, Any] = {
@@ -234,6 +269,9 @@ def generate_lab(solution: dict[str, Any], relpath: str, course: Course) -> dict
         else:
             continue
         cell["source"] = _split_source(text)
+    if lab["cells"] and lab["cells"][0]["cell_type"] == "markdown":
+        first = lab["cells"][0]
+        first["source"] = _split_source(source(first).rstrip() + "\n\n" + GRADING_NOTE)
     lab.setdefault("metadata", {})["course"] = {
         "generated_from": relpath.replace("labs/", "solutions/", 1),
         "note": "generated by `make labs`; edit the solution notebook instead",
@@ -246,6 +284,37 @@ def generate_lab(solution: dict[str, Any], relpath: str, course: Course) -> dict
 
 def check_cells(nb: dict[str, Any]) -> list[dict[str, Any]]:
     return [c for c in nb.get("cells", []) if role(c) == "check"]
+
+
+def written_problems(nb: dict[str, Any], relpath: str) -> list[str]:
+    """Written-answer cells: markdown with an answer block, an id and positive points."""
+    problems = []
+    seen: set[str] = set()
+    check_ids = {str(course_meta(c).get("id")) for c in check_cells(nb)}
+    is_solution = relpath.startswith("solutions/")
+    for index, cell in enumerate(nb.get("cells", [])):
+        if role(cell) != "written":
+            continue
+        info = course_meta(cell)
+        wid = info.get("id")
+        where = f"{relpath}: written cell {index}"
+        if cell.get("cell_type") != "markdown":
+            problems.append(f"{where} should be markdown, is {cell.get('cell_type')!r}.")
+        if not wid or not CELL_ID_RE.match(str(wid)):
+            problems.append(f"{where} has a missing or invalid id {wid!r}.")
+        elif wid in seen or wid in check_ids:
+            problems.append(
+                f"{where}: id {wid!r} is already used by another written or check cell."
+            )
+        seen.add(str(wid))
+        points = info.get("points")
+        if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
+            problems.append(f"{where} ({wid!r}) needs positive 'points', has {points!r}.")
+        text = source(cell)
+        expected = (MD_BEGIN, MD_END) if is_solution else (MD_STUB,)
+        if not all(marker in text for marker in expected):
+            problems.append(f"{where} ({wid!r}) has no answer block ({' … '.join(expected)}).")
+    return problems
 
 
 def validate(nb: dict[str, Any], relpath: str, course: Course, is_lab: bool) -> list[str]:
@@ -305,6 +374,7 @@ def validate(nb: dict[str, Any], relpath: str, course: Course, is_lab: bool) -> 
             )
     if not seen:
         problems.append(f"{relpath}: has no check cells.")
+    problems += written_problems(nb, relpath)
     for index, cell in enumerate(cells):
         if cell.get("cell_type") == "code" and _ends_with_plot_call(source(cell)):
             problems.append(
