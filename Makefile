@@ -70,8 +70,11 @@ grade:  ## grade DIR/<student>/NN_*.ipynb into OUT/grades.csv: make grade LAB=00
 	  --cell-timeout "$(CELL_TIMEOUT)" --student-timeout "$(STUDENT_TIMEOUT)" --jobs "$(GRADE_JOBS)" \
 	  --profile "$${LAB_PROFILE:-smoke}"
 
-data:  ## pre-fetch the full profile's datasets (needs internet)
-	$(PY) -m common.data
+# make data: download every tfds dataset of the full profile (network);
+# make data DATASETS=fashion_mnist FROM=/usr/share/datasets/fashion-mnist: prepare it from the
+# original idx files in FROM instead (Debian's dataset-fashion-mnist; MNIST's files likewise).
+data:  ## prepare the full profile's datasets: make data [DATASETS="mnist …"] [FROM=DIR of idx files]
+	$(PY) -m common.data $(if $(FROM),--from "$(FROM)") $(DATASETS)
 
 clean:
 	rm -rf build .pytest_cache

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from common import data
+from common.data import registry
 from common.data.registry import _REGISTRY
 
 
@@ -123,3 +124,98 @@ def test_repr_summarises():
 def test_fetch_rejects_unknown_names():
     with pytest.raises(ValueError, match="Unknown dataset 'nope'"):
         data.fetch(["nope"])
+
+
+IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def write_idx(folder, n_train=20, n_test=5, seed=0):
+    """Small idx files in MNIST's format: images (n, 28, 28) and labels (n,), gzipped."""
+    import gzip
+    import struct
+
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        arrays[prefix] = (images, labels)
+        for kind, arr in (("images-idx3", images), ("labels-idx1", labels)):
+            header = bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+            with gzip.open(folder / f"{prefix}-{kind}-ubyte.gz", "wb") as f:
+                f.write(header + arr.tobytes())
+    return arrays
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist", "mnist"])
+def test_prepare_from_local_idx_files_then_full_profile_loads_them(
+    tmp_path, monkeypatch, name, capsys
+):
+    """`make data FROM=DIR`: tfds's own builder writes the dataset; tfds.load reads it offline."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.image_classification import mnist as tfds_mnist
+
+    # tfds's builder reads exactly 60,000/10,000 examples; the test's files are smaller.
+    monkeypatch.setattr(tfds_mnist, "_TRAIN_EXAMPLES", 20)
+    monkeypatch.setattr(tfds_mnist, "_TEST_EXAMPLES", 5)
+    src = tmp_path / "idx"
+    src.mkdir()
+    arrays = write_idx(src)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("prepare_from_folder tried to download")
+
+    from tensorflow_datasets.core.download import downloader
+
+    monkeypatch.setattr(downloader._Downloader, "download", no_network)
+    registry.prepare_from_folder(name, src, data_dir=tmp_path / "tfds")
+    assert "content verified" in capsys.readouterr().out  # our files are not tfds's originals
+
+    real_load = tfds.load
+    monkeypatch.setattr(
+        tfds, "load", lambda *a, **k: real_load(*a, data_dir=tmp_path / "tfds", download=False, **k)
+    )
+    d = data.load(name, profile="full", verbose=False)
+    assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (18, 2, 5)  # train[:90%], [90%:]
+    got = sorted(d.x_test.reshape(5, -1).sum(1).round(3))
+    want = sorted((arrays["t10k"][0].reshape(5, -1) / 255.0).sum(1).round(3))
+    np.testing.assert_allclose(got, want, atol=1e-3)  # the files' pixels, maybe reordered
+    assert sorted(d.y_test) == sorted(arrays["t10k"][1])
+
+
+def test_prepare_from_a_wrong_folder_names_the_four_files(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    with pytest.raises(ValueError) as err:
+        registry.prepare_from_folder("fashion_mnist", tmp_path, data_dir=tmp_path / "tfds")
+    message = str(err.value)
+    for name in IDX_FILES:
+        assert name in message
+    assert "missing: t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, train-labels" in message
+    with pytest.raises(ValueError, match=r"Cannot prepare 'digits'.*Expected one of: .*mnist"):
+        registry.prepare_from_folder("digits", tmp_path)
+
+
+def test_prepare_rejects_files_that_are_not_idx(tmp_path):
+    import gzip
+
+    from common.data.registry import read_idx_header
+
+    write_idx(tmp_path)
+    assert read_idx_header(tmp_path / "train-images-idx3-ubyte.gz") == (20, 28, 28)
+    with gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"<html>Not found</html>")
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz is not an idx file"):
+        registry.prepare_from_folder("mnist", tmp_path, data_dir=tmp_path / "tfds")
+    write_idx(tmp_path, n_test=4)
+    with gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 1, 0, 0, 0, 5]) + b"\x01" * 5)  # 5 labels for 4 images
+    with pytest.raises(ValueError, match=r"expected n images of 28×28 and n labels"):
+        registry.prepare_from_folder("mnist", tmp_path, data_dir=tmp_path / "tfds")
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b truncated")
+    with pytest.raises(ValueError, match="cannot be read as an idx file"):
+        read_idx_header(tmp_path / "t10k-labels-idx1-ubyte.gz")

@@ -180,6 +180,137 @@ def check_count(name: str, value: Any, low: int = 0) -> int:
     return int(value)
 
 
+def read_idx_header(path: Any) -> tuple[int, ...]:
+    """The shape an idx(.gz) file declares, after checking that its body holds exactly that.
+
+    Raises:
+        ValueError: not an idx file of unsigned bytes, or a body shorter/longer than declared.
+    """
+    import gzip
+    import struct
+    from pathlib import Path
+
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rb") as f:
+            magic = f.read(4)
+            if len(magic) < 4 or magic[:3] != b"\x00\x00\x08":
+                raise ValueError(
+                    f"{path.name} is not an idx file of unsigned bytes (magic {magic!r})"
+                )
+            shape = struct.unpack(f">{magic[3]}I", f.read(4 * magic[3]))
+            body = 0
+            while block := f.read(1 << 20):
+                body += len(block)
+    except (OSError, EOFError, struct.error) as err:
+        raise ValueError(f"{path.name} cannot be read as an idx file: {err}") from err
+    if body != int(np.prod(shape)):
+        raise ValueError(
+            f"{path.name} declares shape {shape} ({int(np.prod(shape))} bytes) but holds {body} bytes"
+        )
+    return shape
+
+
+def prepare_from_folder(name: str, folder: Any, data_dir: Any = None) -> Any:
+    """Prepare tfds dataset ``name`` from its original files in ``folder``, with no network.
+
+    tensorflow-datasets' own builder writes the dataset (so ``tfds.load(name)`` and
+    :func:`load` then work offline, unchanged); only the download is replaced: the builder's
+    download manager is given ``folder`` as its manual-download directory and the checksums
+    of the files found there. Those can differ from tfds's registered ones although the data
+    are the same (Debian's ``dataset-fashion-mnist`` recompresses the ``.gz`` files), so the
+    content is verified instead: every file must be an idx file whose body matches its header,
+    images and labels must agree in count.
+
+    Args:
+        name: a registered dataset with a tfds name, e.g. ``fashion_mnist`` or ``mnist``.
+        folder: the folder that holds the original files under tfds's file names.
+        data_dir: tfds's data directory (default: tfds's own, i.e. ``TFDS_DATA_DIR`` or
+            ``~/tensorflow_datasets``).
+
+    Returns:
+        The prepared ``tfds`` builder.
+
+    Raises:
+        ValueError: unknown dataset, or a folder without the expected files (the message
+            names them), or files that are not what they should be.
+    """
+    import tempfile
+    from pathlib import Path
+
+    import tensorflow_datasets as tfds
+
+    if name not in _REGISTRY or _REGISTRY[name].tfds_name is None:
+        local = [n for n in names() if _REGISTRY[n].tfds_name in _LOCAL_IDX]
+        raise ValueError(
+            f"Cannot prepare {name!r} from local files. Expected one of: {', '.join(local)}."
+        )
+    tfds_name = _REGISTRY[name].tfds_name
+    if tfds_name not in _LOCAL_IDX:
+        raise ValueError(
+            f"Cannot prepare {name!r} from local files: only idx datasets are supported. "
+            f"Expected one of: {', '.join(sorted(_LOCAL_IDX))}."
+        )
+    folder = Path(folder).expanduser()
+    builder = tfds.builder(tfds_name, data_dir=data_dir)
+    registered = builder.url_infos or {}  # url → UrlInfo(size, checksum, filename)
+    wanted = {url: info.filename for url, info in registered.items()}
+    missing = sorted(f for f in wanted.values() if not (folder / f).is_file())
+    if missing:
+        raise ValueError(
+            f"{name}: expected the {len(wanted)} files {', '.join(sorted(wanted.values()))} "
+            f"in {str(folder)!r}; missing: {', '.join(missing)}."
+        )
+    shapes = {f: read_idx_header(folder / f) for f in wanted.values()}
+    for images, labels in _LOCAL_IDX[tfds_name]:
+        if shapes[images][1:] != (28, 28) or shapes[labels][0] != shapes[images][0]:
+            raise ValueError(
+                f"{name}: {images} holds shape {shapes[images]} and {labels} {shapes[labels]}; "
+                "expected n images of 28×28 and n labels."
+            )
+    local = {
+        url: tfds.download.checksums.compute_url_info(folder / fname)
+        for url, fname in wanted.items()
+    }
+    same = all(local[url] == registered[url] for url in wanted)
+    print(
+        f"{name}: {', '.join(f'{f} {shapes[f]}' for f in sorted(wanted.values()))}; checksums "
+        + (
+            "match tfds's registered ones"
+            if same
+            else "differ from tfds's (recompressed files); content verified"
+        )
+    )
+
+    def manager(download_dir: Any, download_config: Any) -> Any:
+        return tfds.download.DownloadManager(
+            download_dir=Path(download_dir),
+            manual_dir=folder,
+            url_infos=local,
+            dataset_name=builder.name,
+        )
+
+    builder._make_download_manager = manager  # the one hook: tfds's manager, our files
+    with tempfile.TemporaryDirectory(prefix=f"{tfds_name}-") as tmp:
+        builder.download_and_prepare(
+            download_dir=tmp,
+            download_config=tfds.download.DownloadConfig(try_download_gcs=False),
+        )
+    print(f"{name}: prepared in {builder.data_dir}")
+    return builder
+
+
+# tfds datasets that :func:`prepare_from_folder` can prepare: (images, labels) file pairs.
+_LOCAL_IDX = {
+    tfds: [
+        ("train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz"),
+        ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"),
+    ]
+    for tfds in ("mnist", "fashion_mnist")
+}
+
+
 def fetch(selected: list[str] | None = None) -> None:
     """Download and prepare the tfds datasets (all registered ones by default)."""
     import tensorflow_datasets as tfds
