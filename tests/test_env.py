@@ -154,3 +154,46 @@ def test_mirrored_strategy_on_two_logical_cpus_trains():
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK 2" in proc.stdout
+
+
+def test_auto_precision_can_be_forced_to_take_a_t4_path_on_cpu(monkeypatch):
+    monkeypatch.setenv("LAB_AUTO_PRECISION", "mixed_float16")
+    assert env.choose_precision("auto", []) == "mixed_float16"  # what a T4 gets
+    assert env.choose_precision("float32", [(7, 5)]) == "float32"  # explicit stays, as on a T4
+    monkeypatch.setenv("LAB_AUTO_PRECISION", "float32")
+    assert env.choose_precision("auto", [(7, 5)]) == "float32"
+    monkeypatch.setenv("LAB_AUTO_PRECISION", "fp16")
+    with pytest.raises(ValueError, match=r"Unknown LAB_AUTO_PRECISION 'fp16'.*mixed_float16"):
+        env.choose_precision("auto", [])
+
+
+def test_setup_applies_the_forced_mixed_policy(monkeypatch):
+    import keras
+
+    monkeypatch.setenv("LAB_PROFILE", "smoke")
+    monkeypatch.setenv("LAB_AUTO_PRECISION", "mixed_float16")
+    try:
+        cfg = common.setup(quiet=True)
+        assert cfg.precision == "mixed_float16"
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+
+
+def test_tensorflow_starts_without_the_cuinit_error_line():
+    """`import common` before TensorFlow sets TF_CPP_MIN_LOG_LEVEL: no red C++ line on a CPU."""
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = (
+        "import common, os, tensorflow as tf; tf.config.list_physical_devices('GPU'); "
+        "print(os.environ['TF_CPP_MIN_LOG_LEVEL'])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, env=environ
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    expected = "2" if os.path.exists("/dev/nvidiactl") else "3"
+    assert proc.stdout.strip() == expected
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("E0")]
+    assert not errors, errors  # e.g. "E0000 … failed call to cuInit"
