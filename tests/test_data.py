@@ -219,3 +219,59 @@ def test_prepare_rejects_files_that_are_not_idx(tmp_path):
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b truncated")
     with pytest.raises(ValueError, match="cannot be read as an idx file"):
         read_idx_header(tmp_path / "t10k-labels-idx1-ubyte.gz")
+
+
+VERSION_ERROR = (
+    "Detected incompatible Protobuf Gencode/Runtime versions when loading "
+    "tensorflow_metadata/proto/v0/anomalies.proto: gencode 6.31.1 runtime 5.29.6. Runtime "
+    "version cannot be older than the linked gencode version."
+)
+
+
+def _failing_tfds_import(monkeypatch, error):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def fake(name, *args, **kwargs):
+        if name == "tensorflow_datasets":
+            raise error
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+
+
+@pytest.mark.parametrize("call", ["load", "fetch", "prepare"])
+def test_protobuf_version_conflict_is_named_with_its_one_command(monkeypatch, tmp_path, call):
+    """Colab's tensorflow-metadata 1.21.0 + protobuf 5.29.6: not "offline" but the fix."""
+    from google.protobuf.runtime_version import VersionError
+
+    _failing_tfds_import(monkeypatch, VersionError(VERSION_ERROR))
+    with pytest.raises(registry.PackageConflictError) as err:
+        if call == "load":
+            data.load("mnist", profile="full", verbose=False)
+        elif call == "fetch":
+            data.fetch(["mnist"])
+        else:
+            registry.prepare_from_folder("mnist", tmp_path)
+    message = str(err.value)
+    assert "not a network problem" in message and "offline" not in message
+    assert "protobuf 6.31.1" in message and "installed protobuf is 5.29.6" in message
+    assert 'pip install -q "tensorflow-metadata<1.18"' in message
+    assert isinstance(err.value, data.DatasetUnavailableError)  # notebooks catching it still do
+
+
+def test_protobuf_conflict_elsewhere_asks_for_a_newer_protobuf(monkeypatch):
+    from google.protobuf.runtime_version import VersionError
+
+    text = VERSION_ERROR.replace("tensorflow_metadata/proto/v0/anomalies", "other/x")
+    _failing_tfds_import(monkeypatch, VersionError(text.replace("5.29.6", "6.30.0")))
+    with pytest.raises(registry.PackageConflictError, match=r'pip install -q "protobuf>=6.31.1"'):
+        data.load("mnist", profile="full", verbose=False)
+
+
+def test_other_tfds_import_failures_are_not_called_offline(monkeypatch):
+    _failing_tfds_import(monkeypatch, ModuleNotFoundError("No module named 'tensorflow_datasets'"))
+    with pytest.raises(data.DatasetUnavailableError, match="installation problem") as err:
+        data.load("mnist", profile="full", verbose=False)
+    assert not isinstance(err.value, registry.PackageConflictError)

@@ -22,6 +22,58 @@ class DatasetUnavailableError(RuntimeError):
     """A dataset could not be loaded in the full profile (offline, blocked download, …)."""
 
 
+class PackageConflictError(DatasetUnavailableError):
+    """tensorflow-datasets cannot even be imported: installed packages disagree, the network is fine.
+
+    Seen on Colab's runtime (2026): ``tensorflow-metadata==1.21.0`` is generated with protobuf
+    6.31.1 but the runtime has ``protobuf==5.29.6``, so ``import tensorflow_datasets`` raises
+    protobuf's ``VersionError`` (tensorflow/metadata issue 68).
+    """
+
+
+# tensorflow-metadata's last releases generated for protobuf 5 (1.17.x) import on Colab's
+# protobuf 5.29; 1.18 onwards need protobuf ≥ 6.31.1.
+TFMETADATA_FOR_PROTOBUF5 = "tensorflow-metadata<1.18"
+
+
+def import_tfds() -> Any:
+    """``import tensorflow_datasets``, or a :class:`PackageConflictError` that names the fix."""
+    try:
+        import tensorflow_datasets as tfds
+    except Exception as err:  # noqa: BLE001 - protobuf's VersionError is not an ImportError
+        raise _import_failure(err) from err
+    return tfds
+
+
+def _import_failure(err: BaseException) -> BaseException:
+    import re
+
+    text = str(err)
+    found = re.search(r"gencode (\S+) runtime (\S+)", text)
+    if type(err).__name__ != "VersionError" or not found:
+        return DatasetUnavailableError(
+            f"tensorflow-datasets could not be imported ({type(err).__name__}: {err}). "
+            "This is an installation problem, not a network one: install the course's "
+            "requirements (pip install -r requirements.txt)."
+        )
+    gencode, runtime = found.groups()
+    where = re.search(r"when loading (\S+?)(?::|\.proto)", text)
+    module = where.group(1) if where else "a generated protobuf module"
+    if module.startswith("tensorflow_metadata") and int(runtime.split(".")[0]) < 6:
+        fix = f'pip install -q "{TFMETADATA_FOR_PROTOBUF5}"'
+    else:
+        fix = f'pip install -q "protobuf>={gencode}"'
+    return PackageConflictError(
+        "tensorflow-datasets cannot be imported: a package conflict on this runtime, not a "
+        f"network problem. {module} was generated with protobuf {gencode}, but the installed "
+        f"protobuf is {runtime} (protobuf VersionError: runtime older than gencode; "
+        "tensorflow/metadata issue 68). Fix it with this one command, then restart the "
+        "runtime (Colab: Runtime → Restart session) and run the notebook again:\n"
+        f"    {fix}\n"
+        f"(in a notebook cell: %{fix})"
+    )
+
+
 @dataclass
 class Data:
     """Arrays for the three splits plus what a notebook needs to know about them."""
@@ -149,9 +201,8 @@ def tfds_supervised(
     ``map_fn(image, label) -> (image, label)`` is applied per example before batching (used
     to resize photos of varying size to one shape).
     """
+    tfds = import_tfds()
     try:
-        import tensorflow_datasets as tfds
-
         out = {}
         for key, tfds_split in splits.items():
             ds = tfds.load(name, split=tfds_split, as_supervised=True)
@@ -239,8 +290,7 @@ def prepare_from_folder(name: str, folder: Any, data_dir: Any = None) -> Any:
     import tempfile
     from pathlib import Path
 
-    import tensorflow_datasets as tfds
-
+    tfds = import_tfds()
     if name not in _REGISTRY or _REGISTRY[name].tfds_name is None:
         local = [n for n in names() if _REGISTRY[n].tfds_name in _LOCAL_IDX]
         raise ValueError(
@@ -313,7 +363,7 @@ _LOCAL_IDX = {
 
 def fetch(selected: list[str] | None = None) -> None:
     """Download and prepare the tfds datasets (all registered ones by default)."""
-    import tensorflow_datasets as tfds
+    tfds = import_tfds()
 
     wanted = selected or [n for n in names() if _REGISTRY[n].tfds_name]
     for name in wanted:
