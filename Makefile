@@ -10,7 +10,8 @@ NOTEBOOK_TIMEOUT ?= 300
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install test unit notebooks check labs format lint lab data grade clean one
+.PHONY: help install test unit notebooks check labs format lint lab data grade clean one \
+	test-colab verify-full
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -75,6 +76,11 @@ grade:  ## grade DIR/<student>/NN_*.ipynb into OUT/grades.csv: make grade LAB=00
 # original idx files in FROM instead (Debian's dataset-fashion-mnist; MNIST's files likewise).
 data:  ## prepare the full profile's datasets: make data [DATASETS="mnist …"] [FROM=DIR of idx files]
 	$(PY) -m common.data $(if $(FROM),--from "$(FROM)") $(DATASETS)
+
+# Before the semester, on the students' kind of machine (a GPU and the network, or the data of
+# `make data FROM=DIR`): make verify-full [LABS="03 08"] [LAB_PROFILE=smoke for a dry run]
+verify-full:  ## every lab in the full profile here; each check's threshold, value, seconds → build/full-results.md
+	$(PY) -m tools verify-full --profile "$${LAB_PROFILE:-full}" --cell-timeout 7200 $(LABS)
 
 clean:
 	rm -rf build .pytest_cache

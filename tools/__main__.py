@@ -1,4 +1,4 @@
-"""``python -m tools {labs,format,check,figures,grade}``: the notebook pipeline behind the Makefile."""
+"""``python -m tools {labs,format,check,figures,grade,verify-full}``: the notebook pipeline behind the Makefile."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import grade, notebooks
+from . import grade, notebooks, verify_full
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,10 +27,19 @@ def main(argv: list[str] | None = None) -> int:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     grade.add_arguments(grading)
+    verify = sub.add_parser(
+        "verify-full",
+        help="run every lab in the full profile; write build/full-results.md",
+        description=verify_full.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify_full.add_arguments(verify)
     args = parser.parse_args(argv)
 
     if args.command == "grade":
         return grade.run_cli(args)
+    if args.command == "verify-full":
+        return verify_full.run_cli(args)
 
     try:
         if args.command == "labs":
