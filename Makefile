@@ -99,7 +99,7 @@ test-colab:  ## every solution (smoke) and the full profile's offline path on Co
 	  -c <($(COLAB_OTHER_PINS)) $$(grep -oE '^[A-Za-z0-9_.-]+' colab-constraints.txt) $(COLAB_TOOLS)
 	$(COLAB_BIN)/pip check
 	PYTHONPATH=$(CURDIR) LAB_PROFILE=smoke $(COLAB_BIN)/pytest -p no:cacheprovider -v \
-	  tests/colab_runtime.py -k protobuf_conflict
+	  tests/colab_runtime.py -k "protobuf_conflict or iprint or cuinit"
 	PYTHONPATH=$(CURDIR) LAB_PROFILE=smoke MPLBACKEND=module://matplotlib_inline.backend_inline \
 	  $(COLAB_BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
 	  --nbval-cell-timeout=$(NOTEBOOK_TIMEOUT) -n $(JOBS) --dist loadfile --durations=20 solutions/

@@ -184,6 +184,9 @@ def setup(seed: int = 0, precision: str = "auto", quiet: bool = False) -> Config
     # Keras warns on every fit() with a tf.data.Dataset that its shuffle flag is ignored;
     # the course's datasets are shuffled by common.data already, so the warning is noise.
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
+    # scikit-learn < 1.7 passes `iprint` to SciPy's L-BFGS-B, which newer SciPy no longer takes:
+    # every LogisticRegression fit on Colab's runtime warns "Unknown solver options: iprint".
+    warnings.filterwarnings("ignore", message=r"Unknown solver options: iprint")
     _enable_memory_growth(tf)
     chosen = choose_precision(precision, _gpu_capabilities(tf))
     keras.mixed_precision.set_global_policy(chosen)
