@@ -97,6 +97,7 @@ def test_full_profile_offline(solution, auto_precision, tmp_path):
             {
                 "cell_type": "code",
                 "execution_count": None,
+                "id": "postlude",
                 "metadata": {"course": {"role": "postlude"}},
                 "outputs": [],
                 "source": "import offline_full\n"
