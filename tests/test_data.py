@@ -228,25 +228,35 @@ VERSION_ERROR = (
 )
 
 
-def _failing_tfds_import(monkeypatch, error):
+def _failing_tfds_import(monkeypatch, error, swallowed=False):
+    """``import tensorflow_datasets`` raises ``error``; or, as tfds 4.9.10 does, logs it and
+    returns a module without its API, and only importing ``public_api`` raises it."""
     import builtins
+    import types
 
     real_import = builtins.__import__
 
     def fake(name, *args, **kwargs):
-        if name == "tensorflow_datasets":
+        if name == "tensorflow_datasets.public_api" or (
+            name == "tensorflow_datasets" and not swallowed
+        ):
             raise error
+        if name == "tensorflow_datasets":
+            return types.ModuleType("tensorflow_datasets")  # no load(): the API is missing
         return real_import(name, *args, **kwargs)
 
     monkeypatch.setattr(builtins, "__import__", fake)
 
 
+@pytest.mark.parametrize("swallowed", [True, False], ids=["tfds-logs-it", "import-raises"])
 @pytest.mark.parametrize("call", ["load", "fetch", "prepare"])
-def test_protobuf_version_conflict_is_named_with_its_one_command(monkeypatch, tmp_path, call):
+def test_protobuf_version_conflict_is_named_with_its_one_command(
+    monkeypatch, tmp_path, call, swallowed
+):
     """Colab's tensorflow-metadata 1.21.0 + protobuf 5.29.6: not "offline" but the fix."""
     from google.protobuf.runtime_version import VersionError
 
-    _failing_tfds_import(monkeypatch, VersionError(VERSION_ERROR))
+    _failing_tfds_import(monkeypatch, VersionError(VERSION_ERROR), swallowed)
     with pytest.raises(registry.PackageConflictError) as err:
         if call == "load":
             data.load("mnist", profile="full", verbose=False)
@@ -256,7 +266,7 @@ def test_protobuf_version_conflict_is_named_with_its_one_command(monkeypatch, tm
             registry.prepare_from_folder("mnist", tmp_path)
     message = str(err.value)
     assert "not a network problem" in message and "offline" not in message
-    assert "protobuf 6.31.1" in message and "installed protobuf is 5.29.6" in message
+    assert "protobuf 6.31.1," in message and "installed protobuf is 5.29.6 (" in message
     assert 'pip install -q "tensorflow-metadata<1.18"' in message
     assert isinstance(err.value, data.DatasetUnavailableError)  # notebooks catching it still do
 

@@ -40,8 +40,18 @@ def import_tfds() -> Any:
     """``import tensorflow_datasets``, or a :class:`PackageConflictError` that names the fix."""
     try:
         import tensorflow_datasets as tfds
+
+        if not hasattr(tfds, "load"):
+            # tfds's __init__ logs a failure of its own imports and carries on without its
+            # API; importing that API again raises the failure itself.
+            import tensorflow_datasets.public_api  # noqa: F401
     except Exception as err:  # noqa: BLE001 - protobuf's VersionError is not an ImportError
         raise _import_failure(err) from err
+    if not hasattr(tfds, "load"):
+        raise DatasetUnavailableError(
+            "tensorflow-datasets was imported without its API (no tfds.load); see the error "
+            "it logged above. This is an installation problem, not a network one."
+        )
     return tfds
 
 
@@ -56,7 +66,7 @@ def _import_failure(err: BaseException) -> BaseException:
             "This is an installation problem, not a network one: install the course's "
             "requirements (pip install -r requirements.txt)."
         )
-    gencode, runtime = found.groups()
+    gencode, runtime = (v.rstrip(".") for v in found.groups())
     where = re.search(r"when loading (\S+?)(?::|\.proto)", text)
     module = where.group(1) if where else "a generated protobuf module"
     if module.startswith("tensorflow_metadata") and int(runtime.split(".")[0]) < 6:
