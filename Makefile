@@ -10,7 +10,8 @@ NOTEBOOK_TIMEOUT ?= 300
 export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
-.PHONY: help install test unit notebooks check labs format lint lab data grade release gradebook clean one
+.PHONY: help install test unit notebooks check labs format lint lab data grade release gradebook \
+	clean one test-colab verify-full
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -91,8 +92,46 @@ gradebook:  ## every GRADES/NN/summary.csv in one CSV for Canvas/Moodle: make gr
 	@test -n "$(GRADES)" || { echo "usage: make gradebook GRADES=DIR [GRADEBOOK=FILE] [ROSTER=FILE]"; exit 2; }
 	$(PY) -m tools gradebook --grades "$(GRADES)" $(if $(GRADEBOOK),--output "$(GRADEBOOK)") $(if $(ROSTER),--roster "$(ROSTER)")
 
-data:  ## pre-fetch the full profile's datasets (needs internet)
-	$(PY) -m common.data
+# make data: download every tfds dataset of the full profile (network);
+# make data DATASETS=fashion_mnist FROM=/usr/share/datasets/fashion-mnist: prepare it from the
+# original idx files in FROM instead (Debian's dataset-fashion-mnist; MNIST's files likewise).
+data:  ## prepare the full profile's datasets: make data [DATASETS="mnist …"] [FROM=DIR of idx files]
+	$(PY) -m common.data $(if $(FROM),--from "$(FROM)") $(DATASETS)
+
+# Colab's runtime (colab-constraints.txt) in a second virtualenv, Python 3.13 from pyenv where
+# installed, else $(PYTHON). Runs, in order: the protobuf conflict of Colab's exact versions
+# is reproduced and named, and its printed command fixes it; every solution in smoke under
+# nbval; the full profile's offline path (mocked tfds) on the CPU path and the T4 path.
+COLAB_VENV ?= .venv-colab
+COLAB_BIN := $(COLAB_VENV)/bin
+PYENV_313 := $(shell command -v pyenv >/dev/null 2>&1 && echo "$$(pyenv root)/versions/3.13.0/bin/python")
+COLAB_PYTHON ?= $(if $(and $(PYENV_313),$(wildcard $(PYENV_313))),$(PYENV_313),$(PYTHON))
+# The test tools come pinned from requirements.txt, minus the packages Colab pins itself.
+COLAB_TOOLS := importlib_resources nbformat nbclient nbval pytest pytest-xdist
+COLAB_OTHER_PINS := awk 'NR==FNR { if ($$0 ~ /^[A-Za-z]/) { split($$1, a, "=="); pinned[tolower(a[1])] = 1 }; next } \
+  /^[A-Za-z]/ { split($$1, a, "=="); if (!(tolower(a[1]) in pinned)) print $$1 }' colab-constraints.txt requirements.txt
+
+test-colab:  ## every solution (smoke) and the full profile's offline path on Colab's runtime (.venv-colab)
+	@echo "== Colab runtime in $(COLAB_VENV) with $(COLAB_PYTHON): $$($(COLAB_PYTHON) --version)"; \
+	  $(COLAB_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || \
+	  echo "== note: not Colab's Python 3.13 (no pyenv 3.13.0 here); the packages are Colab's"
+	test -x $(COLAB_BIN)/python || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
+	$(COLAB_BIN)/pip install --quiet --disable-pip-version-check -c colab-constraints.txt \
+	  -c <($(COLAB_OTHER_PINS)) $$(grep -oE '^[A-Za-z0-9_.-]+' colab-constraints.txt) $(COLAB_TOOLS)
+	$(COLAB_BIN)/pip check
+	PYTHONPATH=$(CURDIR) LAB_PROFILE=smoke $(COLAB_BIN)/pytest -p no:cacheprovider -v \
+	  tests/colab_runtime.py -k "protobuf_conflict or iprint or cuinit"
+	PYTHONPATH=$(CURDIR) LAB_PROFILE=smoke MPLBACKEND=module://matplotlib_inline.backend_inline \
+	  $(COLAB_BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env \
+	  --nbval-cell-timeout=$(NOTEBOOK_TIMEOUT) -n $(JOBS) --dist loadfile --durations=20 solutions/
+	PYTHONPATH=$(CURDIR) $(COLAB_BIN)/pytest -p no:cacheprovider -n $(JOBS) --durations=20 \
+	  tests/colab_runtime.py -k full_profile_offline
+	@echo "make test-colab: all passed"
+
+# Before the semester, on the students' kind of machine (a GPU and the network, or the data of
+# `make data FROM=DIR`): make verify-full [LABS="03 08"] [LAB_PROFILE=smoke for a dry run]
+verify-full:  ## every lab in the full profile here; each check's threshold, value, seconds → build/full-results.md
+	$(PY) -m tools verify-full --profile "$${LAB_PROFILE:-full}" --cell-timeout 7200 $(LABS)
 
 clean:
 	rm -rf build .pytest_cache

@@ -7,16 +7,33 @@ checked, what was expected, what was received, and a hint; on success it prints 
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Any
 
 import numpy as np
+
+# When set, every helper below appends one JSON line per check to this file: {"what",
+# "expected", "received", "passed"}. `make verify-full` (tools/verify_full.py) reads it to
+# write the table of thresholds and values; nothing is written when it is unset.
+RECORD_ENV = "LAB_CHECK_RECORD"
 
 
 class CheckFailure(AssertionError):
     """A check did not hold; the message says expected, received and a hint."""
 
 
+def _record(what: str, expected: str | None, received: str | None, ok: bool) -> None:
+    path = os.environ.get(RECORD_ENV)
+    if not path:
+        return
+    line = {"what": what, "expected": expected, "received": received, "passed": ok}
+    with open(path, "a", encoding="utf-8") as f:
+        f.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
 def _fail(what: str, expected: str, received: str, hint: str = "") -> None:
+    _record(what, expected, received, False)
     lines = [f"{what}", f"  expected: {expected}", f"  received: {received}"]
     if hint:
         lines.append(f"  hint: {hint}")
@@ -24,6 +41,7 @@ def _fail(what: str, expected: str, received: str, hint: str = "") -> None:
 
 
 def passed(what: str) -> None:
+    _record(what, None, None, True)
     print(f"✓ {what}")
 
 
@@ -110,7 +128,8 @@ def check_between(
     v = float(_to_numpy(value))
     if not np.isfinite(v) or (low is not None and v < low) or (high is not None and v > high):
         _fail(what, _range(low, high), f"{v:.6g}", hint)
-    passed(f"{what} = {v:.4g} ({_range(low, high)})")
+    _record(what, _range(low, high), f"{v:.4g}", True)
+    print(f"✓ {what} = {v:.4g} ({_range(low, high)})")
 
 
 def _range(low: float | None, high: float | None) -> str:

@@ -16,11 +16,17 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-# Quiet TensorFlow's C++ start-up chatter unless the user asked for it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Quiet TensorFlow's C++ start-up chatter unless the user asked for it. It must be set before
+# TensorFlow is first imported (it is read once, by the C++ runtime). On a machine without an
+# NVIDIA driver, level 3 also hides the red `failed call to cuInit` line that TensorFlow's CUDA
+# build logs at ERROR level on start-up; with a GPU present, level 2 keeps real C++ errors.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if os.path.exists("/dev/nvidiactl") else "3")
 
 PROFILES = ("full", "smoke")
 PRECISIONS = ("auto", "float32", "mixed_float16")
+# What ``precision="auto"`` resolves to when set, instead of asking the GPUs: the tests set it
+# to ``mixed_float16`` to run a notebook on CPU along the path it takes on a T4.
+AUTO_PRECISION_ENV = "LAB_AUTO_PRECISION"
 COLAB_NO_GPU_HINT = (
     "No GPU found. On Colab choose Runtime → Change runtime type → T4 GPU, "
     "then run the notebook again from the top."
@@ -128,13 +134,26 @@ def _enable_memory_growth(tf: Any) -> None:
 
 
 def choose_precision(precision: str, capabilities: list[tuple[int, int]]) -> str:
-    """Resolve ``auto``: mixed precision only when every GPU has compute capability ≥ 7.0."""
+    """Resolve ``auto``: mixed precision only when every GPU has compute capability ≥ 7.0.
+
+    ``LAB_AUTO_PRECISION`` (``float32`` or ``mixed_float16``), when set, is what ``auto``
+    resolves to whatever the devices: ``LAB_AUTO_PRECISION=mixed_float16`` takes a T4's path
+    on a CPU. An explicit ``float32`` or ``mixed_float16`` is never overridden, as on a T4.
+    """
     if precision not in PRECISIONS:
         raise ValueError(
             f"Unknown precision {precision!r}. Expected one of: {', '.join(PRECISIONS)}."
         )
     if precision != "auto":
         return precision
+    forced = os.environ.get(AUTO_PRECISION_ENV, "").strip()
+    if forced:
+        if forced not in PRECISIONS[1:]:
+            raise ValueError(
+                f"Unknown {AUTO_PRECISION_ENV} {forced!r}. "
+                f"Expected one of: {', '.join(PRECISIONS[1:])} (or unset: ask the GPUs)."
+            )
+        return forced
     if capabilities and all(cap >= (7, 0) for cap in capabilities):
         return "mixed_float16"
     return "float32"
@@ -146,7 +165,8 @@ def setup(seed: int = 0, precision: str = "auto", quiet: bool = False) -> Config
     Args:
         seed: seeds Python, NumPy, TensorFlow and Keras.
         precision: ``auto`` (mixed float16 on GPUs with compute capability ≥ 7.0, float32 on
-            CPU/TPU), ``float32`` or ``mixed_float16``. Labs that match hand-written maths
+            CPU/TPU; ``LAB_AUTO_PRECISION`` overrides that choice), ``float32`` or
+            ``mixed_float16``. Labs that match hand-written maths
             against Keras to 1e-5 pass ``float32``; that also turns TensorFloat-32 off, which
             would otherwise round matrix products on Ampere GPUs.
         quiet: do not print the summary line.
@@ -164,6 +184,9 @@ def setup(seed: int = 0, precision: str = "auto", quiet: bool = False) -> Config
     # Keras warns on every fit() with a tf.data.Dataset that its shuffle flag is ignored;
     # the course's datasets are shuffled by common.data already, so the warning is noise.
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")
+    # scikit-learn < 1.7 passes `iprint` to SciPy's L-BFGS-B, which newer SciPy no longer takes:
+    # every LogisticRegression fit on Colab's runtime warns "Unknown solver options: iprint".
+    warnings.filterwarnings("ignore", message=r"Unknown solver options: iprint")
     _enable_memory_growth(tf)
     chosen = choose_precision(precision, _gpu_capabilities(tf))
     keras.mixed_precision.set_global_policy(chosen)

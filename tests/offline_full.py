@@ -10,9 +10,14 @@
 * builds ``keras.applications`` models with ``weights=None``, since pretrained weights cannot
   be downloaded here (the weights path itself is documented in the labs, not testable offline).
 
+With ``auto_precision="mixed_float16"`` it also takes a T4's path on this CPU: every
+``common.setup(precision="auto")`` resolves to mixed precision, as on a GPU with compute
+capability ≥ 7.0 (``LAB_AUTO_PRECISION``); ``CHOSEN_PRECISIONS`` lists what each call chose.
+
 What it proves: the full profile's data loading, model building and training calls run; a
-full-profile typo cannot wait for a student on Colab to find it. Accuracy checks are expected
-to fail on random data, so the test accepts ``AssertionError`` in check cells only.
+full-profile typo (or a float16/float32 mismatch) cannot wait for a student on Colab to find
+it. Accuracy checks are expected to fail on random data, so the test accepts
+``AssertionError`` in check cells only.
 """
 
 from __future__ import annotations
@@ -22,12 +27,26 @@ import os
 
 MOCK_EXAMPLES = 96
 _ACTIVE: list = []  # keeps the mock's context alive: a collected generator would undo it
+CHOSEN_PRECISIONS: list[str] = []  # what each common.setup() call resolved its precision to
 
 
-def activate(num_examples: int = MOCK_EXAMPLES) -> None:
+def activate(num_examples: int = MOCK_EXAMPLES, auto_precision: str | None = None) -> None:
     os.environ["LAB_PROFILE"] = "full"
+    if auto_precision:
+        os.environ["LAB_AUTO_PRECISION"] = auto_precision
     import keras
     import tensorflow_datasets as tfds
+
+    from common import env
+
+    choose = env.choose_precision
+
+    @functools.wraps(choose)
+    def recorded(*args, **kwargs):
+        CHOSEN_PRECISIONS.append(choose(*args, **kwargs))
+        return CHOSEN_PRECISIONS[-1]
+
+    env.choose_precision = recorded
 
     mock = tfds.testing.mock_data(num_examples=num_examples)
     mock.__enter__()  # stays active for the kernel's lifetime

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from common import data
+from common.data import registry
 from common.data.registry import _REGISTRY
 
 
@@ -123,3 +124,164 @@ def test_repr_summarises():
 def test_fetch_rejects_unknown_names():
     with pytest.raises(ValueError, match="Unknown dataset 'nope'"):
         data.fetch(["nope"])
+
+
+IDX_FILES = (
+    "train-images-idx3-ubyte.gz",
+    "train-labels-idx1-ubyte.gz",
+    "t10k-images-idx3-ubyte.gz",
+    "t10k-labels-idx1-ubyte.gz",
+)
+
+
+def write_idx(folder, n_train=20, n_test=5, seed=0):
+    """Small idx files in MNIST's format: images (n, 28, 28) and labels (n,), gzipped."""
+    import gzip
+    import struct
+
+    rng = np.random.default_rng(seed)
+    arrays = {}
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = rng.integers(0, 10, n, dtype=np.uint8)
+        arrays[prefix] = (images, labels)
+        for kind, arr in (("images-idx3", images), ("labels-idx1", labels)):
+            header = bytes([0, 0, 8, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
+            with gzip.open(folder / f"{prefix}-{kind}-ubyte.gz", "wb") as f:
+                f.write(header + arr.tobytes())
+    return arrays
+
+
+@pytest.mark.parametrize("name", ["fashion_mnist", "mnist"])
+def test_prepare_from_local_idx_files_then_full_profile_loads_them(
+    tmp_path, monkeypatch, name, capsys
+):
+    """`make data FROM=DIR`: tfds's own builder writes the dataset; tfds.load reads it offline."""
+    import tensorflow_datasets as tfds
+    from tensorflow_datasets.image_classification import mnist as tfds_mnist
+
+    # tfds's builder reads exactly 60,000/10,000 examples; the test's files are smaller.
+    monkeypatch.setattr(tfds_mnist, "_TRAIN_EXAMPLES", 20)
+    monkeypatch.setattr(tfds_mnist, "_TEST_EXAMPLES", 5)
+    src = tmp_path / "idx"
+    src.mkdir()
+    arrays = write_idx(src)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("prepare_from_folder tried to download")
+
+    from tensorflow_datasets.core.download import downloader
+
+    monkeypatch.setattr(downloader._Downloader, "download", no_network)
+    registry.prepare_from_folder(name, src, data_dir=tmp_path / "tfds")
+    assert "content verified" in capsys.readouterr().out  # our files are not tfds's originals
+
+    real_load = tfds.load
+    monkeypatch.setattr(
+        tfds, "load", lambda *a, **k: real_load(*a, data_dir=tmp_path / "tfds", download=False, **k)
+    )
+    d = data.load(name, profile="full", verbose=False)
+    assert (len(d.x_train), len(d.x_val), len(d.x_test)) == (18, 2, 5)  # train[:90%], [90%:]
+    got = sorted(d.x_test.reshape(5, -1).sum(1).round(3))
+    want = sorted((arrays["t10k"][0].reshape(5, -1) / 255.0).sum(1).round(3))
+    np.testing.assert_allclose(got, want, atol=1e-3)  # the files' pixels, maybe reordered
+    assert sorted(d.y_test) == sorted(arrays["t10k"][1])
+
+
+def test_prepare_from_a_wrong_folder_names_the_four_files(tmp_path):
+    (tmp_path / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    with pytest.raises(ValueError) as err:
+        registry.prepare_from_folder("fashion_mnist", tmp_path, data_dir=tmp_path / "tfds")
+    message = str(err.value)
+    for name in IDX_FILES:
+        assert name in message
+    assert "missing: t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz, train-labels" in message
+    with pytest.raises(ValueError, match=r"Cannot prepare 'digits'.*Expected one of: .*mnist"):
+        registry.prepare_from_folder("digits", tmp_path)
+
+
+def test_prepare_rejects_files_that_are_not_idx(tmp_path):
+    import gzip
+
+    from common.data.registry import read_idx_header
+
+    write_idx(tmp_path)
+    assert read_idx_header(tmp_path / "train-images-idx3-ubyte.gz") == (20, 28, 28)
+    with gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(b"<html>Not found</html>")
+    with pytest.raises(ValueError, match="t10k-labels-idx1-ubyte.gz is not an idx file"):
+        registry.prepare_from_folder("mnist", tmp_path, data_dir=tmp_path / "tfds")
+    write_idx(tmp_path, n_test=4)
+    with gzip.open(tmp_path / "t10k-labels-idx1-ubyte.gz", "wb") as f:
+        f.write(bytes([0, 0, 8, 1, 0, 0, 0, 5]) + b"\x01" * 5)  # 5 labels for 4 images
+    with pytest.raises(ValueError, match=r"expected n images of 28×28 and n labels"):
+        registry.prepare_from_folder("mnist", tmp_path, data_dir=tmp_path / "tfds")
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b truncated")
+    with pytest.raises(ValueError, match="cannot be read as an idx file"):
+        read_idx_header(tmp_path / "t10k-labels-idx1-ubyte.gz")
+
+
+VERSION_ERROR = (
+    "Detected incompatible Protobuf Gencode/Runtime versions when loading "
+    "tensorflow_metadata/proto/v0/anomalies.proto: gencode 6.31.1 runtime 5.29.6. Runtime "
+    "version cannot be older than the linked gencode version."
+)
+
+
+def _failing_tfds_import(monkeypatch, error, swallowed=False):
+    """``import tensorflow_datasets`` raises ``error``; or, as tfds 4.9.10 does, logs it and
+    returns a module without its API, and only importing ``public_api`` raises it."""
+    import builtins
+    import types
+
+    real_import = builtins.__import__
+
+    def fake(name, *args, **kwargs):
+        if name == "tensorflow_datasets.public_api" or (
+            name == "tensorflow_datasets" and not swallowed
+        ):
+            raise error
+        if name == "tensorflow_datasets":
+            return types.ModuleType("tensorflow_datasets")  # no load(): the API is missing
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", fake)
+
+
+@pytest.mark.parametrize("swallowed", [True, False], ids=["tfds-logs-it", "import-raises"])
+@pytest.mark.parametrize("call", ["load", "fetch", "prepare"])
+def test_protobuf_version_conflict_is_named_with_its_one_command(
+    monkeypatch, tmp_path, call, swallowed
+):
+    """Colab's tensorflow-metadata 1.21.0 + protobuf 5.29.6: not "offline" but the fix."""
+    from google.protobuf.runtime_version import VersionError
+
+    _failing_tfds_import(monkeypatch, VersionError(VERSION_ERROR), swallowed)
+    with pytest.raises(registry.PackageConflictError) as err:
+        if call == "load":
+            data.load("mnist", profile="full", verbose=False)
+        elif call == "fetch":
+            data.fetch(["mnist"])
+        else:
+            registry.prepare_from_folder("mnist", tmp_path)
+    message = str(err.value)
+    assert "not a network problem" in message and "offline" not in message
+    assert "protobuf 6.31.1," in message and "installed protobuf is 5.29.6 (" in message
+    assert 'pip install -q "tensorflow-metadata<1.18"' in message
+    assert isinstance(err.value, data.DatasetUnavailableError)  # notebooks catching it still do
+
+
+def test_protobuf_conflict_elsewhere_asks_for_a_newer_protobuf(monkeypatch):
+    from google.protobuf.runtime_version import VersionError
+
+    text = VERSION_ERROR.replace("tensorflow_metadata/proto/v0/anomalies", "other/x")
+    _failing_tfds_import(monkeypatch, VersionError(text.replace("5.29.6", "6.30.0")))
+    with pytest.raises(registry.PackageConflictError, match=r'pip install -q "protobuf>=6.31.1"'):
+        data.load("mnist", profile="full", verbose=False)
+
+
+def test_other_tfds_import_failures_are_not_called_offline(monkeypatch):
+    _failing_tfds_import(monkeypatch, ModuleNotFoundError("No module named 'tensorflow_datasets'"))
+    with pytest.raises(data.DatasetUnavailableError, match="installation problem") as err:
+        data.load("mnist", profile="full", verbose=False)
+    assert not isinstance(err.value, registry.PackageConflictError)

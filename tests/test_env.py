@@ -126,16 +126,21 @@ def test_strategy_mirrors_over_several_gpus(monkeypatch):
 
 
 def test_mirrored_strategy_on_two_logical_cpus_trains():
-    """A real MirroredStrategy over two logical CPU devices (needs a fresh TF runtime)."""
+    """A real MirroredStrategy over two logical CPU devices (needs a fresh TF runtime).
+
+    The same fresh runtime shows that ``import common`` before TensorFlow sets
+    ``TF_CPP_MIN_LOG_LEVEL`` in time: no red ``failed call to cuInit`` line on a CPU machine.
+    """
     code = textwrap.dedent(
         """
         import os
         os.environ["LAB_PROFILE"] = "smoke"
+        import common
+        print("TF_CPP_MIN_LOG_LEVEL", os.environ["TF_CPP_MIN_LOG_LEVEL"])
         import numpy as np, tensorflow as tf, keras
         cpu = tf.config.list_physical_devices("CPU")[0]
         tf.config.set_logical_device_configuration(
             cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-        import common
         common.setup(quiet=True)
         names = [d.name for d in tf.config.list_logical_devices("CPU")]
         assert len(names) == 2, names
@@ -151,6 +156,39 @@ def test_mirrored_strategy_on_two_logical_cpus_trains():
         print("OK", strategy.num_replicas_in_sync)
         """
     )
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    import os
+
+    environ = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=240, env=environ
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK 2" in proc.stdout
+    level = "2" if os.path.exists("/dev/nvidiactl") else "3"
+    assert f"TF_CPP_MIN_LOG_LEVEL {level}" in proc.stdout
+    if level == "3":
+        assert "cuInit" not in proc.stderr, proc.stderr[-3000:]
+
+
+def test_auto_precision_can_be_forced_to_take_a_t4_path_on_cpu(monkeypatch):
+    monkeypatch.setenv("LAB_AUTO_PRECISION", "mixed_float16")
+    assert env.choose_precision("auto", []) == "mixed_float16"  # what a T4 gets
+    assert env.choose_precision("float32", [(7, 5)]) == "float32"  # explicit stays, as on a T4
+    monkeypatch.setenv("LAB_AUTO_PRECISION", "float32")
+    assert env.choose_precision("auto", [(7, 5)]) == "float32"
+    monkeypatch.setenv("LAB_AUTO_PRECISION", "fp16")
+    with pytest.raises(ValueError, match=r"Unknown LAB_AUTO_PRECISION 'fp16'.*mixed_float16"):
+        env.choose_precision("auto", [])
+
+
+def test_setup_applies_the_forced_mixed_policy(monkeypatch):
+    import keras
+
+    monkeypatch.setenv("LAB_PROFILE", "smoke")
+    monkeypatch.setenv("LAB_AUTO_PRECISION", "mixed_float16")
+    try:
+        cfg = common.setup(quiet=True)
+        assert cfg.precision == "mixed_float16"
+        assert keras.mixed_precision.global_policy().name == "mixed_float16"
+    finally:
+        keras.mixed_precision.set_global_policy("float32")

@@ -1,7 +1,7 @@
-"""``python -m tools {labs,format,check,figures,grade,release,written,feedback,gradebook}``.
+"""``python -m tools {labs,format,check,figures,grade,release,written,feedback,gradebook,verify-full}``.
 
-The notebook pipeline and the instructor's semester (release → grade → written marks →
-feedback → gradebook) behind the Makefile.
+The notebook pipeline, the instructor's semester (release → grade → written marks →
+feedback → gradebook) and the pre-semester full-profile run behind the Makefile.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import feedback, grade, gradebook, notebooks, release, written
+from . import feedback, grade, gradebook, notebooks, release, verify_full, written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -56,6 +56,13 @@ def main(argv: list[str] | None = None) -> int:
     gb.add_argument("--output", help="gradebook file (default GRADES/gradebook.csv)")
     gb.add_argument("--roster", help="CSV: student (folder name) + Canvas/Moodle identifiers")
     gb.add_argument("--solutions", type=Path, default=notebooks.SOLUTIONS)
+    verify = sub.add_parser(
+        "verify-full",
+        help="run every lab in the full profile; write build/full-results.md",
+        description=verify_full.__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    verify_full.add_arguments(verify)
     args = parser.parse_args(argv)
 
     if args.command == "grade":
@@ -68,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         return feedback.run_cli(args.out, args.marks, args.solutions)
     if args.command == "gradebook":
         return gradebook.run_cli(args.grades, args.output, args.roster, args.solutions)
+    if args.command == "verify-full":
+        return verify_full.run_cli(args)
 
     try:
         if args.command == "labs":
