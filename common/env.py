@@ -159,7 +159,43 @@ def choose_precision(precision: str, capabilities: list[tuple[int, int]]) -> str
     return "float32"
 
 
-def setup(seed: int = 0, precision: str = "auto", quiet: bool = False) -> Config:
+def split_cpu(count: int) -> bool:
+    """Split the CPU into ``count`` logical devices, so a ``MirroredStrategy`` can be tried on a laptop.
+
+    TensorFlow allows this only before it initialises its devices (its first op or device
+    query), so :func:`setup` calls it first when given ``logical_cpus``. Returns ``True`` when the
+    CPU now has ``count`` logical devices; warns and returns ``False`` when the runtime had
+    already started with another split (restart the kernel to change it).
+
+    Raises:
+        ValueError: ``count`` is not a positive integer.
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"logical_cpus must be a positive integer, received {count!r}.")
+    import tensorflow as tf
+
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    current = tf.config.get_logical_device_configuration(cpu)
+    if current is not None and len(current) == count:
+        return True
+    try:
+        tf.config.set_logical_device_configuration(
+            cpu, [tf.config.LogicalDeviceConfiguration()] * count
+        )
+    except RuntimeError:
+        have = len(tf.config.list_logical_devices("CPU"))
+        warnings.warn(
+            f"logical_cpus={count} ignored: TensorFlow had already initialised its devices "
+            f"({have} logical CPU). Restart the kernel and run the setup cell first.",
+            stacklevel=2,
+        )
+        return False
+    return True
+
+
+def setup(
+    seed: int = 0, precision: str = "auto", quiet: bool = False, logical_cpus: int | None = None
+) -> Config:
     """Prepare a notebook: seed everything, configure devices and precision, print one line.
 
     Args:
@@ -170,6 +206,9 @@ def setup(seed: int = 0, precision: str = "auto", quiet: bool = False) -> Config
             against Keras to 1e-5 pass ``float32``; that also turns TensorFloat-32 off, which
             would otherwise round matrix products on Ampere GPUs.
         quiet: do not print the summary line.
+        logical_cpus: split the CPU into this many logical devices (see :func:`split_cpu`),
+            so that a ``MirroredStrategy`` with several replicas exists on any machine. Must
+            come before TensorFlow's first op, which the setup cell is.
 
     Op determinism stays off: seeds already make CPU runs repeatable, deterministic GPU
     kernels slow training down, and some ops (e.g. several scatter/segment kernels) raise
@@ -181,6 +220,8 @@ def setup(seed: int = 0, precision: str = "auto", quiet: bool = False) -> Config
     import tensorflow as tf
 
     prof = profile()
+    if logical_cpus is not None:
+        split_cpu(logical_cpus)
     # Keras warns on every fit() with a tf.data.Dataset that its shuffle flag is ignored;
     # the course's datasets are shuffled by common.data already, so the warning is noise.
     warnings.filterwarnings("ignore", message=r"`shuffle=True` was passed")

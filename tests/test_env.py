@@ -192,3 +192,37 @@ def test_setup_applies_the_forced_mixed_policy(monkeypatch):
         assert keras.mixed_precision.global_policy().name == "mixed_float16"
     finally:
         keras.mixed_precision.set_global_policy("float32")
+
+
+def test_setup_splits_the_cpu_into_logical_devices():
+    """setup(logical_cpus=2) before TensorFlow starts gives two CPUs and a 2-replica strategy."""
+    code = textwrap.dedent(
+        """
+        import os, warnings
+        os.environ["LAB_PROFILE"] = "smoke"
+        import tensorflow as tf
+        import common
+        cfg = common.setup(quiet=True, logical_cpus=2)
+        assert cfg.devices == ("/device:CPU:0", "/device:CPU:1"), cfg.devices
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            common.setup(quiet=True, logical_cpus=2)  # a second call with the same split is silent
+        strategy = common.strategy(devices=list(cfg.devices))
+        print("OK", strategy.num_replicas_in_sync)
+        """
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "OK 2" in proc.stdout
+
+
+def test_split_cpu_rejects_bad_counts_and_warns_once_started():
+    import tensorflow as tf
+
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError, match=r"logical_cpus must be a positive integer, received"):
+            env.split_cpu(bad)
+    tf.constant(1.0) + 1  # the runtime is initialised now
+    have = len(tf.config.list_logical_devices("CPU"))
+    with pytest.warns(UserWarning, match=r"logical_cpus=\d+ ignored.*Restart the kernel"):
+        assert env.split_cpu(have + 2) is False
