@@ -20,6 +20,7 @@ from . import dates as _dates_module  # noqa: F401  (each family module register
 from . import flowers as _flowers_module  # noqa: F401
 from . import images as _images_module  # noqa: F401
 from . import reviews as _reviews_module  # noqa: F401
+from . import speech as _speech_module  # noqa: F401
 from .dates import (
     DATE_FORMATS,
     DATE_RANGE,
@@ -42,6 +43,13 @@ from .registry import (
     to_dataset,
 )
 from .reviews import IMDB_CLASS_NAMES, review_set
+from .speech import (
+    DIGIT_WORDS,
+    SPEECH_MAX_LEN,
+    SPEECH_RATE,
+    spoken_digit_strings,
+    synthetic_spoken_digits,
+)
 from .strings import DIGIT_STRING_PAD, digit_string_width, digit_strings
 from .vocab import CharVocab
 
@@ -51,4 +59,5 @@ __all__ = [
     "FLOWER_NAMES", "IMDB_CLASS_NAMES", "MONTH_NAMES", "SPLITS", "WEEKDAY_NAMES", "date_splits",
     "dates", "digit_string_width", "digit_strings", "fetch", "format_date", "load", "names",
     "register", "resize_images", "review_set", "synthetic_flowers", "to_dataset",
+    "DIGIT_WORDS", "SPEECH_MAX_LEN", "SPEECH_RATE", "spoken_digit_strings", "synthetic_spoken_digits",
 ]  # fmt: skip
