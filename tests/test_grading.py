@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import grade, notebooks
+from tools import grading as grade
+from tools import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "grading"

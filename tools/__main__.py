@@ -6,7 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import grade, notebooks
+from . import grading, notebooks
+from .grading import cli as grade_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -20,17 +21,17 @@ def main(argv: list[str] | None = None) -> int:
     figures = sub.add_parser("figures", help="write the PNG outputs of an executed notebook")
     figures.add_argument("notebook", help="an executed notebook, e.g. build/04_x.ipynb")
     figures.add_argument("out", help="folder for cellNN_K.png files")
-    grading = sub.add_parser(
+    grading_parser = sub.add_parser(
         "grade",
         help="grade every SUBMISSIONS/<student>/NN_*.ipynb of one lab into grades.csv",
-        description=grade.__doc__,
+        description=grading.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    grade.add_arguments(grading)
+    grade_cli.add_arguments(grading_parser)
     args = parser.parse_args(argv)
 
     if args.command == "grade":
-        return grade.run_cli(args)
+        return grade_cli.run_cli(args)
 
     try:
         if args.command == "labs":

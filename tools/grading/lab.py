@@ -1,0 +1,285 @@
+"""The lab being graded: its canonical setup and check cells, and what each check needs.
+
+Read from ``solutions/NN_*.ipynb`` (hidden checks included). ``Lab.plan`` says, for every
+check, which of its free names the judge computes itself (setup cell, check cells, provided
+cells that need no student code) and which it asks the student's kernel for, by value.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .. import notebooks
+
+ROOT = notebooks.ROOT
+SOLUTIONS = notebooks.SOLUTIONS
+LAB_RE = re.compile(r"^\d{1,2}$")
+SOLUTION_MARK = "### BEGIN SOLUTION"
+NBVAL_MARKER_RE = re.compile(r"^\s*#+\s*(NBVAL_[A-Z_]+|PYTEST_VALIDATE_IGNORE_OUTPUT)\s*$")
+DEFAULT_CELL_TIMEOUT = 300.0
+DEFAULT_STUDENT_TIMEOUT = 1200.0
+DEFAULT_PROFILE = "smoke"
+
+
+class GradeError(Exception):
+    """A usage error found before anything runs (unknown lab, no submissions folder)."""
+
+
+# --------------------------------------------------------------------------- the lab
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    points: float
+    cell_index: int  # position in the solution notebook
+
+
+@dataclass(frozen=True)
+class CheckPlan:
+    """What the judge does for one check cell.
+
+    ``local``: free names the judge resolves itself (setup cell, earlier check cells, provided
+    cells in ``cells``, builtins); ``remote``: free names fetched from the student's kernel.
+    ``cells``: indices of the canonical provided cells the judge runs (in order) first.
+    """
+
+    local: tuple[str, ...]
+    remote: tuple[str, ...]
+    cells: tuple[int, ...]
+    imports: tuple[str, ...] = ()  # import statements (from any cell) the judge runs first
+
+
+@dataclass
+class Lab:
+    number: str  # "00"
+    path: Path  # the solution notebook
+    solution: dict[str, Any]
+    canonical: dict[str, dict[str, Any]]  # setup/check cell id -> canonical cell (solution)
+    versions: dict[str, set[str]]  # cell id -> its normalised solution and lab sources
+    checks: list[Check]
+    plan: dict[str, CheckPlan] = field(default_factory=dict)  # check id -> what it needs
+
+    @property
+    def stem(self) -> str:
+        return self.path.stem
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.points for c in self.checks)
+
+
+def _norm(text: str) -> str:
+    return "\n".join(line.rstrip() for line in text.strip().splitlines())
+
+
+def _text(cell: dict[str, Any]) -> str:
+    src = cell.get("source", "")
+    if isinstance(src, list):
+        return "".join(s if isinstance(s, str) else str(s) for s in src)
+    return src if isinstance(src, str) else ""
+
+
+def _canonical_id(cell: dict[str, Any]) -> str | None:
+    info = notebooks.course_meta(cell)
+    if info.get("role") == "setup":
+        return "setup"
+    if info.get("role") == "check" and info.get("id"):
+        return str(info["id"])
+    return None
+
+
+def available_labs(solutions: Path = SOLUTIONS) -> list[str]:
+    return sorted({p.name[:2] for p in Path(solutions).glob("*.ipynb") if p.name[:2].isdigit()})
+
+
+def load_lab(lab: str, solutions: Path = SOLUTIONS) -> Lab:
+    """The canonical setup and check cells of lab ``lab`` ("00", "5", …) from ``solutions``."""
+    lab = str(lab).strip()
+    known = available_labs(solutions)
+    if not LAB_RE.match(lab):
+        raise GradeError(
+            f"LAB should be a lab number such as 00 or 5, received {lab!r}. "
+            f"Expected one of: {', '.join(known) or '(none: no solution notebooks)'}."
+        )
+    number = lab.zfill(2)
+    matches = sorted(Path(solutions).glob(f"{number}_*.ipynb"))
+    if not matches:
+        raise GradeError(
+            f"Unknown lab {lab!r}: there is no {solutions}/{number}_*.ipynb. "
+            f"Expected one of: {', '.join(known) or '(none: no solution notebooks)'}."
+        )
+    path = matches[0]
+    try:
+        solution = notebooks.read(path)
+        lab_nb = notebooks.generate_lab(solution, f"labs/{path.name}", _course())
+    except notebooks.NotebookError as err:
+        raise GradeError(f"The solution notebook cannot be used for grading: {err}") from err
+    lab_sources = {c.get("id"): _text(c) for c in lab_nb["cells"]}
+    canonical: dict[str, dict[str, Any]] = {}
+    versions: dict[str, set[str]] = {}
+    checks: list[Check] = []
+    for index, cell in enumerate(solution["cells"]):
+        cid = _canonical_id(cell)
+        if cid is None:
+            continue
+        if cid in canonical:
+            raise GradeError(f"{path}: the setup/check id {cid!r} is used twice.")
+        if cell.get("id") != cid:
+            raise GradeError(f"{path}: cell {index} should have the cell id {cid!r}.")
+        canonical[cid] = cell
+        versions[cid] = {_norm(_text(cell)), _norm(lab_sources.get(cid, _text(cell)))}
+        if cid != "setup":
+            points = notebooks.course_meta(cell).get("points")
+            if not isinstance(points, (int, float)) or isinstance(points, bool) or points <= 0:
+                raise GradeError(f"{path}: check {cid!r} needs positive points, has {points!r}.")
+            checks.append(Check(cid, float(points), index))
+    if not checks:
+        raise GradeError(f"{path}: has no check cells, so there is nothing to grade.")
+    return Lab(number, path, solution, canonical, versions, checks, plan_checks(solution))
+
+
+def _course() -> notebooks.Course:
+    try:
+        return notebooks.course_config(ROOT)
+    except (notebooks.NotebookError, OSError):
+        return notebooks.Course("owner/name", "main")
+
+
+def _what(cid: str) -> str:
+    return "the setup cell" if cid == "setup" else f"check {cid}"
+
+
+# --------------------------------------------------------------------------- what a check needs
+
+
+class _Names(ast.NodeVisitor):
+    """Names a cell binds at any level and names it loads (a generous over-approximation)."""
+
+    def __init__(self) -> None:
+        self.bound: set[str] = set()
+        self.loaded: set[str] = set()
+
+    def visit_Name(self, node: ast.Name) -> None:
+        (self.loaded if isinstance(node.ctx, ast.Load) else self.bound).add(node.id)
+
+    def _bind_def(self, node: Any) -> None:
+        self.bound.add(node.name)
+        self.generic_visit(node)
+
+    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _bind_def
+
+    def visit_arg(self, node: ast.arg) -> None:
+        self.bound.add(node.arg)
+
+    def visit_alias(self, node: ast.alias) -> None:
+        self.bound.add((node.asname or node.name).split(".")[0])
+
+    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
+        if node.name:
+            self.bound.add(node.name)
+        self.generic_visit(node)
+
+
+def cell_names(source: str) -> tuple[set[str], set[str]] | None:
+    """(bound, free) names of a cell, or None when it is not plain Python (magics, errors)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    names = _Names()
+    names.visit(tree)
+    top: set[str] = set()  # names bound at the top level: what later cells can use
+    for node in tree.body:
+        sub = _Names()
+        sub.visit(node)
+        top |= sub.bound
+    return top, names.loaded - names.bound
+
+
+def top_imports(source: str) -> dict[str, str]:
+    """Name -> the top-level import statement of a cell that binds it (modules are the judge's)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return {}
+    found = {}
+    for node in tree.body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not (
+            isinstance(node, ast.ImportFrom) and node.level
+        ):
+            for alias in node.names:
+                if alias.name != "*":
+                    one = type(node)(**{**node.__dict__, "names": [alias]})
+                    found[(alias.asname or alias.name).split(".")[0]] = ast.unparse(one)
+    return found
+
+
+def cell_role(cell: dict[str, Any]) -> str:
+    """setup, check, exercise (holds a solution) or provided (course code, no answer)."""
+    info = notebooks.course_meta(cell)
+    if info.get("role") in ("setup", "check"):
+        return str(info["role"])
+    return "exercise" if SOLUTION_MARK in _text(cell) else "provided"
+
+
+def plan_checks(solution: dict[str, Any]) -> dict[str, CheckPlan]:
+    """For every check: which names the judge computes and which come from the kernel.
+
+    A provided cell is run by the judge when it is plain Python and each name it needs is
+    the judge's: bound last by the setup cell, a check cell or another such provided cell, or
+    a builtin. Anything bound last by an exercise cell (or a provided cell that needs one),
+    or by no cell at all, is the student's and is fetched from the kernel by value.
+    """
+    owner: dict[str, tuple[str, int]] = {}  # name -> ("judge"|"kernel", cell index)
+    imported: dict[str, str] = {}  # name -> the import statement that bound it last
+    judge_cells: set[int] = set()
+    prelude: dict[int, tuple[str, ...]] = {}  # judge cell -> import statements it needs first
+    needs: dict[int, set[int]] = {}  # judge cell -> the judge cells it needs
+    plans: dict[str, CheckPlan] = {}
+    for index, cell in enumerate(solution.get("cells", [])):
+        if cell.get("cell_type") != "code":
+            continue
+        role = cell_role(cell)
+        names = cell_names(_text(cell))
+        bound, free = names if names else (set(), set())
+
+        def judges(name: str) -> bool:
+            where = owner.get(name)
+            return where[0] == "judge" if where else hasattr(builtins, name)
+
+        if role == "check":
+            imports = tuple(imported[n] for n in sorted(free) if owner.get(n, ("", -1))[1] == -2)
+            local = sorted(n for n in free if judges(n))
+            remote = sorted(n for n in free if not judges(n))
+            cells: set[int] = set()
+            todo = [owner[n][1] for n in local if n in owner and owner[n][1] >= 0]
+            while todo:
+                i = todo.pop()
+                if i in judge_cells and i not in cells:
+                    cells.add(i)
+                    todo += sorted(needs[i])
+            cid = str(notebooks.course_meta(cell).get("id"))
+            for i in cells:
+                imports += tuple(x for x in prelude.get(i, ()) if x not in imports)
+            plans[cid] = CheckPlan(tuple(local), tuple(remote), tuple(sorted(cells)), imports)
+        mine = role in ("setup", "check")
+        if role == "provided" and names is not None and all(judges(n) for n in free):
+            mine = True
+            judge_cells.add(index)
+            needs[index] = {owner[n][1] for n in free if n in owner} & judge_cells
+            prelude[index] = tuple(
+                imported[n] for n in sorted(free) if owner.get(n, ("", -1))[1] == -2
+            )
+        imports = top_imports(_text(cell)) if not mine else {}
+        for name in bound:
+            owner[name] = ("judge" if mine else "kernel", index)
+            if name in imports:  # a module imported in an exercise cell: the judge imports it
+                owner[name] = ("judge", -2)
+                imported[name] = imports[name]
+    return plans
