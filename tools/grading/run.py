@@ -442,7 +442,10 @@ def read_verdicts(path: Path, check_ids: list[str]) -> tuple[dict[str, dict[str,
         except json.JSONDecodeError:
             continue
         if "flag" in record:
-            flags.append(str(record["flag"]))
+            flags.append(_cap(record["flag"], 200))
         elif record.get("check") in check_ids and record["check"] not in verdicts:
             verdicts[record["check"]] = record
-    return verdicts, flags
+    counts: dict[str, int] = {}
+    for flag in flags:
+        counts[flag] = counts.get(flag, 0) + 1
+    return verdicts, [f if n == 1 else f"{f} (×{n})" for f, n in counts.items()]
