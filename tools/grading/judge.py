@@ -151,7 +151,7 @@ class Judge:
         self.tmpdir = args.tmpdir
         self.timeout = args.cell_timeout
         self.ns: dict[str, Any] = {"__name__": "__main__", "display": _display}
-        self.ran: set[int] = set()
+        self.ran: set[str] = set()
         self.judged: list[str] = []
         self.order = [c.id for c in self.lab.checks]
         self.setup_error: str | None = None
@@ -172,16 +172,13 @@ class Judge:
             self.setup_error = f"the judge's setup cell failed: {type(err).__name__}: {err}"
 
     def prepare(self, check: str) -> None:
-        plan = self.lab.plan[check]
-        for statement in plan.imports:
-            exec(statement, self.ns)
-        for index in plan.cells:
-            if index in self.ran:
+        """Run the course statements this check needs, once each (stdout discarded)."""
+        for label, source in self.lab.plan[check].steps:
+            if label in self.ran:
                 continue
-            self.ran.add(index)
-            source = _text(self.lab.solution["cells"][index])
+            self.ran.add(label)
             with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(source, f"<provided cell {index}>", "exec"), self.ns)
+                exec(compile(source, f"<provided cell {label}>", "exec"), self.ns)
 
     def judge(self, check: str, link: Link) -> tuple[str, str, str]:
         if self.setup_error:

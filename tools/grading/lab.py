@@ -44,15 +44,14 @@ class Check:
 class CheckPlan:
     """What the judge does for one check cell.
 
-    ``local``: free names the judge resolves itself (setup cell, earlier check cells, provided
-    cells in ``cells``, builtins); ``remote``: free names fetched from the student's kernel.
-    ``cells``: indices of the canonical provided cells the judge runs (in order) first.
+    ``local``: free names the judge resolves itself (setup cell, earlier check cells, its own
+    statements, builtins); ``remote``: free names fetched from the student's kernel.
+    ``steps``: (label "cell.statement", source) of the statements the judge runs first.
     """
 
     local: tuple[str, ...]
     remote: tuple[str, ...]
-    cells: tuple[int, ...]
-    imports: tuple[str, ...] = ()  # import statements (from any cell) the judge runs first
+    steps: tuple[tuple[str, str], ...]
 
 
 @dataclass
@@ -202,24 +201,6 @@ def cell_names(source: str) -> tuple[set[str], set[str]] | None:
     return top, names.loaded - names.bound
 
 
-def top_imports(source: str) -> dict[str, str]:
-    """Name -> the top-level import statement of a cell that binds it (modules are the judge's)."""
-    try:
-        tree = ast.parse(source)
-    except SyntaxError:
-        return {}
-    found = {}
-    for node in tree.body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)) and not (
-            isinstance(node, ast.ImportFrom) and node.level
-        ):
-            for alias in node.names:
-                if alias.name != "*":
-                    one = type(node)(**{**node.__dict__, "names": [alias]})
-                    found[(alias.asname or alias.name).split(".")[0]] = ast.unparse(one)
-    return found
-
-
 def cell_role(cell: dict[str, Any]) -> str:
     """setup, check, exercise (holds a solution) or provided (course code, no answer)."""
     info = notebooks.course_meta(cell)
@@ -228,58 +209,122 @@ def cell_role(cell: dict[str, Any]) -> str:
     return "exercise" if SOLUTION_MARK in _text(cell) else "provided"
 
 
+def _top_bound(node: ast.AST) -> set[str]:
+    """Names a statement binds in the module's scope (not inside functions, classes, lambdas)."""
+    found: set[str] = set()
+
+    def walk(n: ast.AST) -> None:
+        if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            found.add(n.name)
+            for d in n.decorator_list:
+                walk(d)
+            return
+        if isinstance(n, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            return
+        if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load):
+            found.add(n.id)
+        elif isinstance(n, ast.alias):
+            found.add((n.asname or n.name).split(".")[0])
+        elif isinstance(n, ast.ExceptHandler) and n.name:
+            found.add(n.name)
+        for child in ast.iter_child_nodes(n):
+            walk(child)
+
+    walk(node)
+    return found
+
+
+def _root(node: ast.AST) -> str | None:
+    while isinstance(node, (ast.Attribute, ast.Subscript, ast.Call)):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _acts_on(stmt: ast.stmt) -> set[str]:
+    """Names a statement changes in place: ``x.compile(...)``, ``x.a = 1``, ``x[0] += 1``."""
+    if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
+        func = stmt.value.func
+        root = _root(func) if isinstance(func, ast.Attribute) else None
+        return {root} if root else set()
+    targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+    if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
+        targets = [stmt.target]
+    return {r for t in targets if isinstance(t, (ast.Attribute, ast.Subscript)) and (r := _root(t))}
+
+
+def _free(node: ast.AST) -> set[str]:
+    names = _Names()
+    names.visit(node)
+    return names.loaded - names.bound
+
+
 def plan_checks(solution: dict[str, Any]) -> dict[str, CheckPlan]:
     """For every check: which names the judge computes and which come from the kernel.
 
-    A provided cell is run by the judge when it is plain Python and each name it needs is
-    the judge's: bound last by the setup cell, a check cell or another such provided cell, or
-    a builtin. Anything bound last by an exercise cell (or a provided cell that needs one),
-    or by no cell at all, is the student's and is fetched from the kernel by value.
+    The unit is a top-level statement of a provided cell (no ``### BEGIN SOLUTION``) or an
+    import statement of any cell. The judge runs such a statement itself when each name it
+    needs is the judge's: bound last by the setup cell, a check cell or another judge
+    statement, or a builtin; a check's plan lists the judge statements it needs (and those of
+    the same cell that only act on their names, e.g. ``model.compile(...)``), in order.
+    Anything bound last by an exercise cell (or a statement that needs one), or by no cell
+    at all, is the student's and is fetched from the kernel by value.
     """
-    owner: dict[str, tuple[str, int]] = {}  # name -> ("judge"|"kernel", cell index)
-    imported: dict[str, str] = {}  # name -> the import statement that bound it last
-    judge_cells: set[int] = set()
-    prelude: dict[int, tuple[str, ...]] = {}  # judge cell -> import statements it needs first
-    needs: dict[int, set[int]] = {}  # judge cell -> the judge cells it needs
+    owner: dict[str, tuple[str, Any]] = {}  # name -> ("judge"|"kernel", unit or None)
+    # (cell, statement) -> (source, names it binds, names it changes in place)
+    units: dict[tuple[int, int], tuple[str, set[str], set[str]]] = {}
+    needs: dict[tuple[int, int], set[tuple[int, int]]] = {}
     plans: dict[str, CheckPlan] = {}
+
+    def judges(name: str) -> bool:
+        where = owner.get(name)
+        return where[0] == "judge" if where else hasattr(builtins, name)
+
     for index, cell in enumerate(solution.get("cells", [])):
         if cell.get("cell_type") != "code":
             continue
         role = cell_role(cell)
-        names = cell_names(_text(cell))
-        bound, free = names if names else (set(), set())
-
-        def judges(name: str) -> bool:
-            where = owner.get(name)
-            return where[0] == "judge" if where else hasattr(builtins, name)
-
+        text = _text(cell)
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            tree = None
         if role == "check":
-            imports = tuple(imported[n] for n in sorted(free) if owner.get(n, ("", -1))[1] == -2)
+            free = _free(tree) if tree else set()
             local = sorted(n for n in free if judges(n))
             remote = sorted(n for n in free if not judges(n))
-            cells: set[int] = set()
-            todo = [owner[n][1] for n in local if n in owner and owner[n][1] >= 0]
+            chosen: set[tuple[int, int]] = set()
+            todo = [owner[n][1] for n in local if n in owner and owner[n][1] is not None]
             while todo:
-                i = todo.pop()
-                if i in judge_cells and i not in cells:
-                    cells.add(i)
-                    todo += sorted(needs[i])
+                unit = todo.pop()
+                if unit in chosen:
+                    continue
+                chosen.add(unit)
+                todo += sorted(needs[unit])
+                _src, bound, _ = units[unit]
+                for other, (_s, _b, acts) in units.items():  # statements changing its names
+                    if other[0] == unit[0] and other[1] > unit[1] and acts & bound:
+                        todo.append(other)
+            steps = tuple((f"{c}.{k}", units[(c, k)][0]) for c, k in sorted(chosen))
             cid = str(notebooks.course_meta(cell).get("id"))
-            for i in cells:
-                imports += tuple(x for x in prelude.get(i, ()) if x not in imports)
-            plans[cid] = CheckPlan(tuple(local), tuple(remote), tuple(sorted(cells)), imports)
-        mine = role in ("setup", "check")
-        if role == "provided" and names is not None and all(judges(n) for n in free):
-            mine = True
-            judge_cells.add(index)
-            needs[index] = {owner[n][1] for n in free if n in owner} & judge_cells
-            prelude[index] = tuple(
-                imported[n] for n in sorted(free) if owner.get(n, ("", -1))[1] == -2
+            plans[cid] = CheckPlan(tuple(local), tuple(remote), steps)
+        if role in ("setup", "check"):
+            for name in _top_bound(tree) if tree else ():
+                owner[name] = ("judge", None)
+            continue
+        if tree is None:
+            continue
+        for k, stmt in enumerate(tree.body):
+            bound = _top_bound(stmt)
+            is_import = isinstance(stmt, (ast.Import, ast.ImportFrom)) and not getattr(
+                stmt, "level", 0
             )
-        imports = top_imports(_text(cell)) if not mine else {}
-        for name in bound:
-            owner[name] = ("judge" if mine else "kernel", index)
-            if name in imports:  # a module imported in an exercise cell: the judge imports it
-                owner[name] = ("judge", -2)
-                imported[name] = imports[name]
+            free = _free(stmt)
+            mine = is_import or (role == "provided" and all(judges(n) for n in free))
+            if mine:
+                unit = (index, k)
+                source = ast.get_source_segment(text, stmt) or ast.unparse(stmt)
+                units[unit] = (source, bound, _acts_on(stmt))
+                needs[unit] = {owner[n][1] for n in free if n in owner and owner[n][1]}
+            for name in bound:
+                owner[name] = ("judge", (index, k)) if mine else ("kernel", None)
     return plans
