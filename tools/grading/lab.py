@@ -241,7 +241,16 @@ def _root(node: ast.AST) -> str | None:
 
 
 def _acts_on(stmt: ast.stmt) -> set[str]:
-    """Names a statement changes in place: ``x.compile(...)``, ``x.a = 1``, ``x[0] += 1``."""
+    """Names a statement changes in place: ``x.compile(...)``, ``x.a = 1``, ``x[i] = v`` (also
+    inside a ``for``/``if``/``with`` block at the top level)."""
+    if isinstance(stmt, (ast.For, ast.AsyncFor, ast.While, ast.If, ast.With, ast.Try)):
+        found: set[str] = set()
+        for field_name in ("body", "orelse", "finalbody", "handlers"):
+            for inner in getattr(stmt, field_name, []):
+                for sub in getattr(inner, "body", None) or [inner]:
+                    if isinstance(sub, ast.stmt):
+                        found |= _acts_on(sub)
+        return found
     if isinstance(stmt, ast.Expr) and isinstance(stmt.value, ast.Call):
         func = stmt.value.func
         root = _root(func) if isinstance(func, ast.Attribute) else None

@@ -230,7 +230,7 @@ def kernel_copy(nb: dict[str, Any], check_ids: list[str]) -> dict[str, Any]:
     return out
 
 
-def start_judge(job: Job, folder: Path) -> tuple[subprocess.Popen, Path]:
+def start_judge(job: Job, folder: Path, cgroup: Any = None) -> tuple[subprocess.Popen, Path]:
     link = folder / "link"
     link.mkdir(parents=True)
     (folder / "tmp").mkdir()
@@ -264,11 +264,22 @@ def start_judge(job: Job, folder: Path) -> tuple[subprocess.Popen, Path]:
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=lambda: sandbox.rlimits(job.settings.limits),
+        preexec_fn=lambda: _limit(job.settings, cgroup),
     )
     log.close()
     RUNNING.add(proc)
     return proc, sock
+
+
+def _limit(settings: Settings, cgroup: Any) -> None:
+    """In a child before exec: into the student's cgroup, else rlimits; files capped."""
+    import resource
+
+    if cgroup:
+        cgroup.enter()
+    else:
+        sandbox.rlimits(settings.limits)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (sandbox.FILE_LIMIT, sandbox.FILE_LIMIT))
 
 
 def run_student(job: Job) -> Outcome:
@@ -289,7 +300,9 @@ def run_student(job: Job) -> Outcome:
     ini = scratch / "pytest.ini"
     ini.write_text("[pytest]\naddopts =\n", encoding="utf-8")
     _font_cache(scratch)
-    judge, sock = start_judge(job, judge_dir)
+    # One cgroup for the kernel and its judge: what K sends J counts against the student.
+    cgroup = sandbox.CGroup(settings.limits) if settings.sandboxed else None
+    judge, sock = start_judge(job, judge_dir, cgroup)
     env = _base_env(scratch, settings)
     env.update(
         IPYTHONDIR=str(scratch / ".ipython"),
@@ -332,17 +345,8 @@ def run_student(job: Job) -> Outcome:
         time.sleep(0.05)
     if not sock.exists():
         ended = "the judge did not start"
-    cgroup = sandbox.CGroup(settings.limits) if settings.sandboxed else None
     if settings.sandboxed:
         cmd = sandbox.kernel_command(cmd, ROOT, scratch, sock.parent, env)
-
-    def prepare() -> None:
-        sandbox.rlimits(settings.limits) if not cgroup else None
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_FSIZE, (sandbox.FILE_LIMIT, sandbox.FILE_LIMIT))
-        if cgroup:
-            cgroup.enter()
 
     tail: deque[str] = deque()
     size = [0]
@@ -366,7 +370,7 @@ def run_student(job: Job) -> Outcome:
             text=True,
             errors="replace",
             start_new_session=True,
-            preexec_fn=prepare,
+            preexec_fn=lambda: _limit(settings, cgroup),
         )
         RUNNING.add(proc)
         reader = threading.Thread(target=drain, args=(proc.stdout,), daemon=True)
