@@ -1,4 +1,4 @@
-"""The grader (tools/grade.py) end to end, on a tiny fixture course that runs in seconds.
+"""The grader (tools/grading/) end to end, on a tiny fixture course that runs in seconds.
 
 ``tests/fixtures/grading/solutions/00_fixture.ipynb`` is a solution notebook in the course's
 conventions (setup cell, check cells with ids and points, hidden checks) that imports nothing

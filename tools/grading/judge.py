@@ -259,7 +259,6 @@ def main(argv: list[str] | None = None) -> int:
     server.listen(8)
     judge = Judge(args)
     judge.run_setup()
-    Path(args.socket + ".ready").write_text("ready")
     while True:
         conn, _ = server.accept()
         try:
