@@ -20,6 +20,7 @@ import os
 import pickle
 import socket
 import sys
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -233,8 +234,13 @@ class Judge:
                     {"flag": f"check {check} was requested after the later check {later[0]}"}
                 )
             self.judged.append(check)
+            start = time.monotonic()
             status, ename, message = self.judge(check, Link(conn, self.tmpdir))
-            self.write({"check": check, "status": status, "ename": ename, "message": _cap(message)})
+            seconds = round(time.monotonic() - start, 2)
+            self.write(
+                {"check": check, "status": status, "ename": ename, "message": _cap(message)}
+                | {"seconds": seconds}
+            )
         with contextlib.suppress(OSError):
             wire.send(
                 conn, {"op": "done", "status": status, "ename": ename, "message": _cap(message)}
