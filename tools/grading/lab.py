@@ -261,6 +261,18 @@ def _acts_on(stmt: ast.stmt) -> set[str]:
     return {r for t in targets if isinstance(t, (ast.Attribute, ast.Subscript)) and (r := _root(t))}
 
 
+def _handed_over(stmt: ast.stmt, student: Any) -> set[str]:
+    """Names a statement may change: in place (``_acts_on``), or as plain-name arguments of a
+    call of the student's (``student(name)`` says whether a callee's root name is theirs)."""
+    found = _acts_on(stmt)
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.Call) and student(_root(node.func)):
+            for arg in [*node.args, *(k.value for k in node.keywords)]:
+                if isinstance(arg, ast.Name):
+                    found.add(arg.id)
+    return found
+
+
 def _free(node: ast.AST) -> set[str]:
     names = _Names()
     names.visit(node)
@@ -276,12 +288,15 @@ def plan_checks(solution: dict[str, Any]) -> dict[str, CheckPlan]:
     statement, or a builtin; a check's plan lists the judge statements it needs (and those of
     the same cell that only act on their names, e.g. ``model.compile(...)``), in order.
     Anything bound last by an exercise cell (or a statement that needs one), or by no cell
-    at all, is the student's and is fetched from the kernel by value.
+    at all, is the student's and is fetched from the kernel by value; so is a course object
+    that a statement of the student's (or one that needs the student's) may have changed: a
+    receiver or argument of its calls, e.g. ``rnn`` in ``losses = train(rnn, data)``.
     """
     owner: dict[str, tuple[str, Any]] = {}  # name -> ("judge"|"kernel", unit or None)
     # (cell, statement) -> (source, names it binds, names it changes in place)
     units: dict[tuple[int, int], tuple[str, set[str], set[str]]] = {}
     needs: dict[tuple[int, int], set[tuple[int, int]]] = {}
+    imports: set[tuple[int, int]] = set()  # units that are import statements (modules)
     plans: dict[str, CheckPlan] = {}
 
     def judges(name: str) -> bool:
@@ -336,4 +351,11 @@ def plan_checks(solution: dict[str, Any]) -> dict[str, CheckPlan]:
                 needs[unit] = {owner[n][1] for n in free if n in owner and owner[n][1]}
             for name in bound:
                 owner[name] = ("judge", (index, k)) if mine else ("kernel", None)
+            if not mine:  # the student's code may have changed the course objects it touched
+                for name in _handed_over(stmt, lambda n: n is not None and not judges(n)) - bound:
+                    where = owner.get(name)
+                    if where and where[0] == "judge" and where[1] not in (None, *imports):
+                        owner[name] = ("kernel", None)
+            elif is_import:
+                imports.add((index, k))
     return plans
