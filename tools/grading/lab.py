@@ -255,9 +255,21 @@ def _acts_on(stmt: ast.stmt) -> set[str]:
         func = stmt.value.func
         root = _root(func) if isinstance(func, ast.Attribute) else None
         return {root} if root else set()
-    targets = stmt.targets if isinstance(stmt, ast.Assign) else []
+    targets = list(stmt.targets) if isinstance(stmt, ast.Assign) else []
     if isinstance(stmt, (ast.AugAssign, ast.AnnAssign)):
         targets = [stmt.target]
+    while any(isinstance(t, (ast.Tuple, ast.List, ast.Starred)) for t in targets):
+        targets = [
+            e
+            for t in targets
+            for e in (
+                t.elts
+                if isinstance(t, (ast.Tuple, ast.List))
+                else [t.value]
+                if isinstance(t, ast.Starred)
+                else [t]
+            )
+        ]
     return {r for t in targets if isinstance(t, (ast.Attribute, ast.Subscript)) and (r := _root(t))}
 
 
