@@ -9,7 +9,8 @@ so it may unpickle what the judge sends.
 Tags K → J: ``nd`` (NumPy array), ``np`` (NumPy scalar), ``tensor`` / ``variable`` (tf,
 rebuilt as such), ``dtype``, ``shape``, ``list`` / ``tuple`` / ``dict`` / ``set``, ``bytes``,
 ``float`` (nan/inf), ``history`` (a Keras History as an object with ``.history``),
-``model`` (a ``.keras`` file's bytes, with a reference as fallback), ``ref`` (anything else,
+``model`` (a ``.keras`` file's bytes, with a reference as fallback), ``optimizer`` (a Keras
+optimizer's configuration, rebuilt by Keras; its state stays behind), ``ref`` (anything else,
 a function or an object, used remotely: calling it runs the student's code in K).
 """
 
@@ -161,6 +162,15 @@ class Encoder:
             }
         if _is(obj, "keras", "Model", "Functional", "Sequential"):
             return self._model(obj)
+        if _is(obj, "keras", "Optimizer", "BaseOptimizer"):  # its configuration, not its state
+            import keras
+
+            config = keras.optimizers.serialize(obj)
+            return {
+                "t": "optimizer",
+                "v": self.encode(config, depth + 1),
+                "id": self.ref(obj)["id"],
+            }
         if _is(obj, "keras", "Variable", "KerasVariable"):
             return {"t": "tensor", "blob": self.array(obj.numpy())}
         return self.ref(obj)
@@ -266,6 +276,14 @@ class Decoder:
             )
         if tag == "model":
             return self._model(node)
+        if tag == "optimizer":
+            import keras
+
+            config = self.decode(node.get("v"), depth + 1)
+            try:  # Keras resolves only its own classes here (else: used remotely)
+                return keras.optimizers.deserialize(config)
+            except Exception:
+                return self.remote(node["id"], "keras optimizer")
         if tag == "ref" and isinstance(node.get("id"), int):
             return self.remote(node["id"], str(node.get("type", "")))
         raise WireError(f"an unknown value tag {tag!r}")
