@@ -70,12 +70,47 @@ class Link:
         return self._ask({"op": "get", "name": name})
 
     def call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """``fn(*args, **kwargs)`` in the kernel; the judge's own Keras objects among the
+        arguments then take the state the call left in the kernel's copies (weights,
+        ``trainable`` flags, optimizer steps): numbers only, so a check sees a ``train_step``
+        or a ``freeze`` act on the model it built."""
         buf = io.BytesIO()
         _Pickler(buf).dump((fn, args, kwargs))
-        return self._ask({"op": "call"}, [buf.getvalue()])
+        reply = self._ask({"op": "call"}, [buf.getvalue()])
+        if not (isinstance(reply, tuple) and len(reply) == 2 and isinstance(reply[1], list)):
+            raise KernelGone("the kernel answered a call with a malformed value")
+        result, after = reply
+        for original, state in zip([*args, *kwargs.values()], after):
+            if isinstance(state, dict) and type(original) is not Remote:
+                _write_back(original, state)
+        return result
 
     def remote(self, ref: int, type_name: str) -> Remote:
         return Remote(self, ref, type_name)
+
+
+def _write_back(obj: Any, state: dict) -> None:
+    """Copy numbers from the kernel's copy into the judge's object when the shapes agree."""
+    try:
+        if "weights" in state and hasattr(obj, "weights"):
+            values, weights = state["weights"], list(obj.weights)
+            if len(values) == len(weights) and all(
+                tuple(v.shape) == tuple(getattr(a, "shape", ())) for v, a in zip(weights, values)
+            ):
+                for v, a in zip(weights, values):
+                    v.assign(a)
+            layers = list(obj._flatten_layers(include_self=True))
+            flags = state.get("trainable") or []
+            if len(flags) == len(layers):
+                for layer, flag in zip(layers, flags):
+                    if layer.trainable != bool(flag):
+                        layer.trainable = bool(flag)
+        elif "iterations" in state and hasattr(obj, "iterations"):
+            obj.iterations.assign(int(state["iterations"]))
+        elif "value" in state and hasattr(obj, "assign"):
+            obj.assign(state["value"])
+    except Exception:  # a value that does not fit: the check sees the unchanged object
+        pass
 
 
 def _pickler_class():

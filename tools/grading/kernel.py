@@ -21,10 +21,35 @@ _REFS: dict[int, Any] = {}
 
 
 class _Unpickler(pickle.Unpickler):
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.kernel_objects: set[int] = set()
+
     def persistent_load(self, pid: Any) -> Any:
         if isinstance(pid, tuple) and len(pid) == 2 and pid[0] == "ref" and pid[1] in _REFS:
+            self.kernel_objects.add(id(_REFS[pid[1]]))
             return _REFS[pid[1]]
         raise pickle.UnpicklingError(f"unknown kernel object {pid!r}")
+
+
+def _state(obj: Any) -> Any:
+    """What a call may have changed in an object the judge sent: weights, flags, steps."""
+    try:
+        if wire._is(obj, "keras", "Layer"):
+            layers = list(obj._flatten_layers(include_self=True))
+            return {
+                "weights": [v.numpy() for v in obj.weights],
+                "trainable": [bool(layer.trainable) for layer in layers],
+            }
+        if wire._is(obj, "keras", "Optimizer", "BaseOptimizer"):
+            return {"iterations": int(obj.iterations.numpy())}
+        if wire._is(obj, "tensorflow", "BaseResourceVariable") or wire._is(
+            obj, "keras", "Variable"
+        ):
+            return {"value": obj.numpy()}
+    except Exception:
+        return None
+    return None
 
 
 def _reply(sock: socket.socket, produce) -> None:
@@ -66,8 +91,12 @@ def serve(check: str) -> None:
             elif op == "call":
 
                 def call(blobs=blobs):
-                    fn, args, kwargs = _Unpickler(__import__("io").BytesIO(blobs[0])).load()
-                    return fn(*args, **kwargs)
+                    unpickler = _Unpickler(__import__("io").BytesIO(blobs[0]))
+                    fn, args, kwargs = unpickler.load()
+                    result = fn(*args, **kwargs)
+                    sent = [*args, *kwargs.values()]  # the judge's objects: their state after
+                    skip = unpickler.kernel_objects
+                    return result, [None if id(a) in skip else _state(a) for a in sent]
 
                 _reply(sock, call)
             elif op == "done":
