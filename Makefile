@@ -62,20 +62,22 @@ lab:  ## run one solution headless into build/, its figures into build/figures/:
 CELL_TIMEOUT ?= 300
 STUDENT_TIMEOUT ?= 1200
 GRADE_JOBS ?= 0
+MEMORY_MB ?= 6144
 GRADE_USAGE := usage: make grade LAB=NN SUBMISSIONS=DIR [OUT=grades/NN] [CELL_TIMEOUT=$(CELL_TIMEOUT)] \
-  [STUDENT_TIMEOUT=$(STUDENT_TIMEOUT)] [GRADE_JOBS=N (0: one per core)] [LAB_PROFILE=smoke|full]
+  [STUDENT_TIMEOUT=$(STUDENT_TIMEOUT)] [GRADE_JOBS=N (0: one per core)] [LAB_PROFILE=smoke|full] \
+  [MEMORY_MB=$(MEMORY_MB)] [NO_SANDBOX=1 (trusted notebooks only, flagged)]
 
 # MANUAL=FILE (the marked written.csv): merge the written marks into OUT/summary.csv and
 # rewrite the feedback pages, without running any notebook.
 MANUAL ?=
 GRADE_OUT = $(or $(OUT),grades/$(LAB))
 
-grade:  ## grade DIR/<student>/NN_*.ipynb into OUT/grades.csv: make grade LAB=00 SUBMISSIONS=DIR
+grade:  ## grade DIR/<student>/NN_*.ipynb, sandboxed, into OUT/grades.csv: make grade LAB=00 SUBMISSIONS=DIR
 ifeq ($(MANUAL),)
 	@test -n "$(LAB)" -a -n "$(SUBMISSIONS)" || { echo "$(GRADE_USAGE)"; exit 2; }
 	$(PY) -m tools grade --lab "$(LAB)" --submissions "$(SUBMISSIONS)" --out "$(or $(OUT),grades/$(LAB))" \
 	  --cell-timeout "$(CELL_TIMEOUT)" --student-timeout "$(STUDENT_TIMEOUT)" --jobs "$(GRADE_JOBS)" \
-	  --profile "$${LAB_PROFILE:-smoke}"
+	  --profile "$${LAB_PROFILE:-smoke}" --memory-mb "$(MEMORY_MB)" $(if $(NO_SANDBOX),--no-sandbox)
 	$(PY) -m tools written --out "$(GRADE_OUT)"
 	$(PY) -m tools feedback --out "$(GRADE_OUT)"
 else

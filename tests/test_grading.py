@@ -1,4 +1,4 @@
-"""The grader (tools/grade.py) end to end, on a tiny fixture course that runs in seconds.
+"""The grader (tools/grading/) end to end, on a tiny fixture course that runs in seconds.
 
 ``tests/fixtures/grading/solutions/00_fixture.ipynb`` is a solution notebook in the course's
 conventions (setup cell, check cells with ids and points, hidden checks) that imports nothing
@@ -25,7 +25,8 @@ from pathlib import Path
 
 import pytest
 
-from tools import grade, notebooks
+from tools import grading as grade
+from tools import notebooks
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = ROOT / "tests" / "fixtures" / "grading"
@@ -515,3 +516,44 @@ def test_solutions_report_of_make_notebooks_is_scored(tmp_path):
     assert grade.verify_solutions(tmp_path / "none.xml", solutions)[0].endswith(
         "run `make notebooks` (it writes the report)."
     )
+
+
+def test_the_judge_plans_which_names_it_computes_and_which_come_from_the_kernel():
+    """lab.plan_checks, on a made-up solution: course statements are the judge's own."""
+    from tools.grading.lab import plan_checks
+
+    def code(text, **course):
+        return {
+            "cell_type": "code",
+            "metadata": {"course": course} if course else {},
+            "source": text,
+        }
+
+    nb = {
+        "cells": [
+            code("import math\nSEED = 1", role="setup"),
+            code(
+                "import numpy as np\n"
+                "def fit(x):\n    ### BEGIN SOLUTION\n    return x.mean()\n    ### END SOLUTION"
+            ),
+            code("data = np.arange(6.0)\ndata.sort()"),
+            code(
+                "scores = {}\nfor k in range(2):\n    scores[k] = fit(data.copy())\nlog = [1]\nfit(log)"
+            ),
+            code("ref = data.sum() + SEED\nplotted = print(ref)"),
+            code(
+                "assert fit(data) == ref / 6 - SEED / 6 and scores and log", role="check", id="c1"
+            ),
+        ]
+    }
+    plan = plan_checks(nb)["c1"]
+    assert plan.remote == ("fit", "log", "scores")  # the student's, or changed by their code
+    assert plan.local == ("SEED", "data", "ref")
+    steps = [source for _, source in plan.steps]
+    # the import (from an exercise cell), data and the statement changing it in place, ref
+    assert steps == [
+        "import numpy as np",
+        "data = np.arange(6.0)",
+        "data.sort()",
+        "ref = data.sum() + SEED",
+    ]

@@ -11,7 +11,7 @@ import shutil
 import pytest
 from notebook_runner import ROOT, describe, run
 
-from tools import grade
+from tools import grading as grade
 
 SOLUTIONS = sorted((ROOT / "solutions").glob("*.ipynb"))
 IDS = [p.stem for p in SOLUTIONS]

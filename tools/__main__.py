@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import feedback, grade, gradebook, notebooks, release, verify_full, written
+from . import feedback, gradebook, grading, notebooks, release, verify_full, written
+from .grading import cli as grade_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -24,13 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     figures = sub.add_parser("figures", help="write the PNG outputs of an executed notebook")
     figures.add_argument("notebook", help="an executed notebook, e.g. build/04_x.ipynb")
     figures.add_argument("out", help="folder for cellNN_K.png files")
-    grading = sub.add_parser(
+    grading_parser = sub.add_parser(
         "grade",
         help="grade every SUBMISSIONS/<student>/NN_*.ipynb of one lab into grades.csv",
-        description=grade.__doc__,
+        description=grading.__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    grade.add_arguments(grading)
+    grade_cli.add_arguments(grading_parser)
     rel = sub.add_parser("release", help="write the student course (no solutions) into DEST")
     rel.add_argument("--dest", help="an empty folder outside this repository")
     wr = sub.add_parser(
@@ -66,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "grade":
-        return grade.run_cli(args)
+        return grade_cli.run_cli(args)
     if args.command == "release":
         return release.run_cli(args.dest)
     if args.command == "written":
