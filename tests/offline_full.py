@@ -8,7 +8,9 @@
   feature specs, so shapes and dtypes are the real ones);
 * caps ``keras.Model.fit`` at one epoch of one step (and one validation step);
 * builds ``keras.applications`` models with ``weights=None``, since pretrained weights cannot
-  be downloaded here (the weights path itself is documented in the labs, not testable offline).
+  be downloaded here (the weights path itself is documented in the labs, not testable offline);
+* replaces every ``keras.applications.*.decode_predictions`` (it downloads ImageNet's class
+  index) with an offline stand-in that returns the same ``(class_id, name, probability)`` rows.
 
 With ``auto_precision="mixed_float16"`` it also takes a T4's path on this CPU: every
 ``common.setup(precision="auto")`` resolves to mixed precision, as on a GPU with compute
@@ -69,6 +71,9 @@ def activate(num_examples: int = MOCK_EXAMPLES, auto_precision: str | None = Non
         ctor = getattr(keras.applications, name)
         if callable(ctor) and name[:1].isupper():
             setattr(keras.applications, name, _without_weights(ctor))
+        module = getattr(keras.applications, name)
+        if hasattr(module, "decode_predictions"):
+            module.decode_predictions = _offline_decode_predictions
 
 
 def _without_weights(ctor):
@@ -79,3 +84,15 @@ def _without_weights(ctor):
         return ctor(*args, **kwargs)
 
     return build
+
+
+def _offline_decode_predictions(preds, top=5):
+    """``decode_predictions`` without ImageNet's class-index download: ids stand in for names."""
+    import numpy as np
+
+    preds = np.asarray(preds)
+    rows = []
+    for p in preds:
+        best = np.argsort(p)[::-1][:top]
+        rows.append([(f"n{i:08d}", f"class_{i}", float(p[i])) for i in best])
+    return rows
