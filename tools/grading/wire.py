@@ -191,7 +191,28 @@ class Encoder:
                 os.unlink(path)
         except Exception:
             return found  # not saveable: used remotely
-        return {"t": "model", "blob": self.blob(data), "id": found["id"], "type": found["type"]}
+        node = {"t": "model", "blob": self.blob(data), "id": found["id"], "type": found["type"]}
+        devices = _mirrored_devices(getattr(model, "distribute_strategy", None))
+        if devices:
+            node["mirrored"] = devices  # built under a MirroredStrategy: rebuilt under one
+        return node
+
+
+def _mirrored_devices(strategy: Any) -> list[str] | None:
+    """The devices of a ``tf.distribute.MirroredStrategy`` (None for any other strategy)."""
+    if type(strategy).__name__ != "MirroredStrategy":
+        return None
+    try:
+        return [str(d) for d in strategy.extended.worker_devices]
+    except Exception:
+        return None
+
+
+def mirrored_strategy(devices: list[str]) -> Any:
+    """A ``MirroredStrategy`` over ``devices``: how a check's strategy travels to the kernel."""
+    import tensorflow as tf
+
+    return tf.distribute.MirroredStrategy(list(devices))
 
 
 # --------------------------------------------------------------------------- J: decode
@@ -297,7 +318,17 @@ class Decoder:
         fd, path = tempfile.mkstemp(suffix=".keras", dir=self.tmpdir)
         with os.fdopen(fd, "wb") as fh:
             fh.write(self.blob(node))
+        devices = node.get("mirrored")
         try:
+            if (
+                isinstance(devices, list)
+                and 1 < len(devices) <= 64
+                and all(isinstance(d, str) and len(d) < 200 for d in devices)
+            ):
+                # The kernel built it under a MirroredStrategy: rebuild it under one on the
+                # same devices, so a check can see its variables mirrored (lab 00's scope).
+                with mirrored_strategy(devices).scope():
+                    return keras.saving.load_model(path, safe_mode=True)
             return keras.saving.load_model(path, safe_mode=True)
         except Exception:
             # Not loadable safely (a custom layer, a Lambda): use it remotely, by value.
