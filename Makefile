@@ -22,17 +22,18 @@ install:  ## create .venv with the pinned requirements and `common` (editable)
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 
-test: check unit notebooks  ## everything CI runs: notebook checks, unit tests, every solution under nbval
+test: check unit notebooks  ## everything CI runs: notebook checks, unit tests, every solution graded
 	@echo "make test: all passed"
 
 unit:  ## unit tests of common/ and tools/, grading, generated labs score 0, full profile offline
 	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=10 tests
 
-notebooks:  ## every solution notebook under nbval, smoke profile, offline
-	LAB_PROFILE=smoke MPLBACKEND=module://matplotlib_inline.backend_inline \
-	  $(BIN)/pytest -p no:cacheprovider --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NOTEBOOK_TIMEOUT) \
-	  -n $(JOBS) --dist loadfile -v --durations=20 --junitxml=build/nbval-solutions.xml solutions/
-	$(PY) -m tools grade --solutions-junit build/nbval-solutions.xml
+# Every solution goes through what a student's notebook goes through when graded: nbval runs it
+# in the sandboxed kernel, the judge process runs its check cells; each must score full marks.
+# (The check cells run in the notebook itself, as a student sees them, in `make test-colab`.)
+notebooks:  ## every solution graded as a submission (sandbox + judge, smoke, offline): full marks
+	$(PY) -m tools grade --all-solutions --out build/solutions-graded --jobs $(JOBS) \
+	  --profile smoke --cell-timeout $(NOTEBOOK_TIMEOUT)
 
 check: lint  ## fail on labs out of date, outputs, leaked solutions, bad badges or check ids
 	$(PY) -m tools check

@@ -514,7 +514,7 @@ def test_solutions_report_of_make_notebooks_is_scored(tmp_path):
     problems = grade.verify_solutions(broken, solutions)
     assert problems and "ex3_total failed" in problems[0], problems
     assert grade.verify_solutions(tmp_path / "none.xml", solutions)[0].endswith(
-        "run `make notebooks` (it writes the report)."
+        "run nbval over solutions/ with --junitxml to write it."
     )
 
 

@@ -1,7 +1,7 @@
 """Whole-notebook tests: graded labs score zero; the full profile's path runs offline.
 
-The smoke-profile solutions themselves run under nbval in ``make notebooks``, which also
-scores them with the grader (full marks expected).
+The smoke-profile solutions themselves are graded as submissions in ``make notebooks``
+(``python -m tools grade --all-solutions``: sandbox and judge, full marks expected).
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ ALLOWED_CHECK_ERRORS = {"AssertionError", "CheckFailure"}
 def test_generated_lab_graded_scores_zero_and_stops_at_first_exercise(solution, tmp_path):
     """The generated lab, graded like a submission (make grade), scores 0.
 
-    The solutions' full marks are asserted from the nbval run of `make notebooks`
-    (`python -m tools grade --solutions-junit`), so no notebook runs twice.
+    The solutions' full marks are asserted by `make notebooks`
+    (`python -m tools grade --all-solutions`), so no notebook runs twice.
     """
     folder = tmp_path / "submissions" / "generated_lab"
     folder.mkdir(parents=True)

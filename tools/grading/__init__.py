@@ -16,8 +16,9 @@ The package follows the data, one student at a time (a self-contained ``run.Job`
    functions remotely; it writes the verdicts where the kernel cannot reach;
 5. ``report``: points from the verdicts only; ``OUT/grades.csv`` and ``OUT/summary.csv``.
 
-``--solutions-junit FILE`` instead maps the JUnit report that ``make notebooks`` writes for
-``solutions/`` through the same scoring, and fails unless every solution scores full marks.
+``--all-solutions`` (``make notebooks``) grades every solution as a submission and fails
+unless each scores full marks; ``--solutions-junit FILE`` instead maps an nbval JUnit report
+over ``solutions/`` through the same scoring.
 Design and threat model: tools/grading/README.md.
 """
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from .lab import DEFAULT_CELL_TIMEOUT, DEFAULT_STUDENT_TIMEOUT, SOLUTIONS, GradeError
 from .pipeline import grade
 from .report import verify_solutions
+from .solutions import grade_all_solutions
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -63,8 +64,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--solutions-junit",
         type=Path,
         metavar="XML",
-        help="instead of grading: score solutions/ from the nbval JUnit report of "
-        "`make notebooks`; exit 1 unless every solution scores full marks",
+        help="instead of grading: score solutions/ from an nbval JUnit report over "
+        "solutions/; exit 1 unless every solution scores full marks",
+    )
+    parser.add_argument(
+        "--all-solutions",
+        action="store_true",
+        help="grade every solutions/NN_*.ipynb as a submission (sandbox and judge, as for a "
+        "student) into OUT/NN/; exit 1 unless each scores full marks with no flag",
     )
 
 
@@ -72,6 +79,19 @@ def run_cli(args: argparse.Namespace) -> int:
     try:
         if args.solutions_junit:
             problems = verify_solutions(args.solutions_junit, args.solutions)
+            for problem in problems:
+                print(f"✗ {problem}", file=sys.stderr)
+            return 1 if problems else 0
+        if args.all_solutions:
+            problems = grade_all_solutions(
+                args.out or Path("build") / "solutions-graded",
+                solutions=args.solutions,
+                cell_timeout=args.cell_timeout,
+                student_timeout=args.student_timeout,
+                jobs=args.jobs or None,
+                profile=args.profile,
+                sandboxed=not args.no_sandbox,
+            )
             for problem in problems:
                 print(f"✗ {problem}", file=sys.stderr)
             return 1 if problems else 0

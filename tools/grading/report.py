@@ -274,7 +274,7 @@ def runs_from_junit(path: Path) -> dict[str, dict[int, CellRun]]:
 def verify_solutions(report: Path, solutions: Path = SOLUTIONS) -> list[str]:
     """Problems when a solution in ``report`` (nbval over solutions/) does not score full."""
     if not Path(report).exists():
-        return [f"{report} does not exist: run `make notebooks` (it writes the report)."]
+        return [f"{report} does not exist: run nbval over solutions/ with --junitxml to write it."]
     try:
         runs = runs_from_junit(report)
     except ET.ParseError as err:
