@@ -127,6 +127,8 @@ def _pickler_class():
             devices = wire._mirrored_devices(obj)
             if devices:
                 return (wire.mirrored_strategy, (devices,))
+            if wire.is_default_strategy(obj):
+                return (wire.default_strategy, ())
             return super().reducer_override(obj)
 
     return Pickler

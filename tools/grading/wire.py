@@ -208,6 +208,18 @@ def _mirrored_devices(strategy: Any) -> list[str] | None:
         return None
 
 
+def is_default_strategy(strategy: Any) -> bool:
+    """True for TensorFlow's default (no-op, one replica) ``tf.distribute`` strategy."""
+    return type(strategy).__name__ == "_DefaultDistributionStrategy"
+
+
+def default_strategy() -> Any:
+    """``tf.distribute.get_strategy()`` outside any scope: the default strategy."""
+    import tensorflow as tf
+
+    return tf.distribute.get_strategy()
+
+
 def mirrored_strategy(devices: list[str]) -> Any:
     """A ``MirroredStrategy`` over ``devices``: how a check's strategy travels to the kernel."""
     import tensorflow as tf
