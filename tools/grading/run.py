@@ -254,7 +254,9 @@ def start_judge(job: Job, folder: Path, cgroup: Any = None) -> tuple[subprocess.
         f"--cell-timeout={job.settings.cell_timeout:g}",
     ]
     if job.settings.sandboxed:
-        cmd = sandbox.judge_command(cmd, folder, env)
+        cmd = sandbox.judge_command(
+            cmd, folder, env, readable=[ROOT, Path(job.solutions).resolve()]
+        )
     log = open(folder / "judge.log", "wb")  # noqa: SIM115
     proc = subprocess.Popen(
         cmd,

@@ -92,12 +92,21 @@ def kernel_command(
     return [*args, "--", *cmd]
 
 
-def judge_command(cmd: list[str], folder: Path, env: dict[str, str]) -> list[str]:
-    """``cmd`` in J's sandbox: the machine read-only, ``folder`` writable, no network."""
+def judge_command(
+    cmd: list[str], folder: Path, env: dict[str, str], readable: list[Path] = ()
+) -> list[str]:
+    """``cmd`` in J's sandbox: the machine read-only, ``folder`` writable, no network.
+
+    ``/tmp`` is an empty tmpfs there, so the folders the judge must read (the repository, the
+    solutions, Python) are bound back read-only: a course checked out under ``/tmp`` works too.
+    """
     exe = bwrap()
     assert exe, "judge_command needs bwrap"
     args = [exe, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     args += ["--unshare-all", "--die-with-parent", "--new-session"]
+    for path in sorted({*map(Path, readable), *_python_paths()}):
+        if path.exists():
+            args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(folder), str(folder), "--chdir", str(folder), "--clearenv"]
     for key, value in env.items():
         args += ["--setenv", key, value]
