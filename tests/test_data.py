@@ -78,6 +78,7 @@ SPLITS_ASKED = {  # what the full profile asks tensorflow-datasets for, per data
     "fashion_mnist": TRAIN_VAL_TEST,
     "imdb_reviews": TRAIN_VAL_TEST,
     "tf_flowers": ("train[:80%]", "train[80%:90%]", "train[90%:]"),  # it has one split only
+    "spoken_digit": ("train",),  # one split; common.data splits it by speaker
 }
 
 

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..env import Profile
-from .registry import Data, DatasetUnavailableError, register
+from .registry import Data, DatasetUnavailableError, import_tfds, register
 from .registry import check_count as _check_count
 from .strings import DIGIT_STRING_PAD
 
@@ -293,9 +293,8 @@ def _speaker_split(speakers: np.ndarray) -> dict[str, np.ndarray]:
 
 def _fsdd_recordings() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
     """Every FSDD recording (peak-normalised float32), its digit and its speaker's name."""
+    tfds = import_tfds()  # a package conflict is named as one, not as "offline"
     try:
-        import tensorflow_datasets as tfds
-
         waves, digits, speakers = [], [], []
         for ex in tfds.as_numpy(tfds.load("spoken_digit", split="train")):
             wave = np.asarray(ex["audio"], dtype="float32").reshape(-1)
