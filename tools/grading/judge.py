@@ -308,7 +308,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cell-timeout", type=float, default=300.0)
     args = parser.parse_args(argv)
     server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    server.bind(args.socket)
+    wire.unix_address(server, args.socket, "bind")
     server.listen(8)
     judge = Judge(args)
     judge.run_setup()

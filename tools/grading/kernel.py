@@ -73,7 +73,7 @@ def serve(check: str) -> None:
     namespace = shell.user_ns if shell is not None else {}
     _REFS.clear()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.connect(os.environ["COURSE_JUDGE_SOCKET"])
+    wire.unix_address(sock, os.environ["COURSE_JUDGE_SOCKET"], "connect")
     try:
         wire.send(sock, {"op": "serve", "check": check})
         while True:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import io
 import json
 import math
+import os
 import socket
 import struct
 from typing import Any
@@ -41,6 +42,24 @@ def _recv_exact(sock: socket.socket, n: int) -> bytes:
             raise EOFError("the other side closed the connection")
         buf += chunk
     return bytes(buf)
+
+
+def unix_address(sock: socket.socket, path: str, action: str) -> None:
+    """``sock.bind(path)`` or ``sock.connect(path)`` however long ``path`` is.
+
+    A Unix socket's address is limited to about 100 bytes, which a deep ``OUT`` folder (or
+    pytest's temporary folders) exceeds; the call is made from inside the socket's folder with
+    the bare file name instead, and the working directory is restored at once.
+    """
+    folder, name = os.path.split(os.path.abspath(path))
+    here = os.open(".", os.O_RDONLY) if os.path.exists(".") else None
+    try:
+        os.chdir(folder)
+        getattr(sock, action)(name)
+    finally:
+        if here is not None:
+            os.fchdir(here)
+            os.close(here)
 
 
 def send(sock: socket.socket, header: dict[str, Any], blobs: list[bytes] = ()) -> None:
