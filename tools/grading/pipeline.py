@@ -105,7 +105,8 @@ def grade(
     """Grade every ``submissions/<student>/`` for ``lab``; write the two CSVs into ``out``."""
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
     the_lab = load_lab(lab, solutions)
-    submissions, out = Path(submissions), Path(out)
+    # Absolute: the sandboxes bind these folders and start in other working directories.
+    submissions, out = Path(submissions).resolve(), Path(out).resolve()
     if not submissions.is_dir():
         raise GradeError(
             f"SUBMISSIONS folder {str(submissions)!r} does not exist or is not a folder "
