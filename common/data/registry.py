@@ -203,6 +203,16 @@ def load(name: str, profile: Profile | str | None = None, verbose: bool = True) 
     return data
 
 
+def unavailable(name: str, err: BaseException) -> DatasetUnavailableError:
+    """The actionable error for a tfds dataset that could not be loaded in the full profile."""
+    return DatasetUnavailableError(
+        f"Could not load {name!r} with tensorflow-datasets ({type(err).__name__}: {err}). "
+        "If this machine is offline, run with LAB_PROFILE=smoke for the small offline data, "
+        "or pre-fetch the datasets once while online with `make data` "
+        "(python -m common.data)."
+    )
+
+
 def tfds_supervised(
     name: str, splits: dict[str, str], batch: int = 4096, map_fn: Any = None
 ) -> dict[str, tuple]:
@@ -227,12 +237,7 @@ def tfds_supervised(
             out[key] = (np.concatenate(xs), np.concatenate(ys).astype("int64"))
         return out
     except Exception as err:  # noqa: BLE001 - re-raised with what to do about it
-        raise DatasetUnavailableError(
-            f"Could not load {name!r} with tensorflow-datasets ({type(err).__name__}: {err}). "
-            "If this machine is offline, run with LAB_PROFILE=smoke for the small offline data, "
-            "or pre-fetch the datasets once while online with `make data` "
-            "(python -m common.data)."
-        ) from err
+        raise unavailable(name, err) from err
 
 
 def check_count(name: str, value: Any, low: int = 0) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from ..env import Profile
-from .registry import Data, DatasetUnavailableError, import_tfds, register
+from .registry import Data, import_tfds, register, unavailable
 from .registry import check_count as _check_count
 from .strings import DIGIT_STRING_PAD
 
@@ -308,12 +308,7 @@ def _fsdd_recordings() -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
             raise ValueError("split 'train' is empty")
         return waves, np.asarray(digits, dtype="int64"), np.asarray(speakers)
     except Exception as err:  # noqa: BLE001 - re-raised with what to do about it
-        raise DatasetUnavailableError(
-            f"Could not load 'spoken_digit' with tensorflow-datasets ({type(err).__name__}: {err}). "
-            "If this machine is offline, run with LAB_PROFILE=smoke for the small offline data, "
-            "or pre-fetch the datasets once while online with `make data` "
-            "(python -m common.data)."
-        ) from err
+        raise unavailable("spoken_digit", err) from err
 
 
 # Smoke: 12 synthetic voices; 8 speak the training strings, 2 the validation, 2 the test strings.
