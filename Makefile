@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: help install test unit notebooks check labs format lint lab data grade release gradebook \
-	clean one test-colab verify-full
+	clean one test-full-path test-colab verify-full
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -25,8 +25,13 @@ install:  ## create .venv with the pinned requirements and `common` (editable)
 test: check unit notebooks  ## everything CI runs: notebook checks, unit tests, every solution graded
 	@echo "make test: all passed"
 
-unit:  ## unit tests of common/ and tools/, grading, generated labs score 0, full profile offline
-	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=10 tests
+unit:  ## unit tests of common/ and tools/, grading, hostile submissions, generated labs score 0
+	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=10 -m "not full_path" tests
+
+# Each lab's full-profile code path offline (mocked tfds, one training step) on the pinned
+# versions: about 5 min on 2 cores, so CI runs it after `make test` rather than inside it.
+test-full-path:  ## every lab's full-profile code path offline (mocked data, one step), pinned versions
+	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=11 -m full_path tests
 
 # Every solution goes through what a student's notebook goes through when graded: nbval runs it
 # in the sandboxed kernel, the judge process runs its check cells; each must score full marks.

@@ -1,6 +1,7 @@
 """Whole-notebook tests: graded labs score zero; the full profile's path runs offline.
 
-The smoke-profile solutions themselves are graded as submissions in ``make notebooks``
+The full-profile path is marked ``full_path``: ``make test-full-path`` runs it, ``make unit``
+does not. The smoke-profile solutions themselves are graded as submissions in ``make notebooks``
 (``python -m tools grade --all-solutions``: sandbox and judge, full marks expected).
 """
 
@@ -53,8 +54,14 @@ def test_generated_lab_graded_scores_zero_and_stops_at_first_exercise(solution, 
     assert result.score == 0
 
 
+@pytest.mark.full_path
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=IDS)
 def test_full_profile_code_path_runs_offline(solution):
+    """The full profile's code path, offline (mocked tfds, one step), on the pinned versions.
+
+    About ten minutes of CPU for the eleven labs, so `make test` leaves it out and CI runs it
+    as `make test-full-path` (`make test-colab` runs the same path on Colab's versions).
+    """
     prelude = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\nimport offline_full\noffline_full.activate()"
     results = run(solution, prelude=prelude, timeout=300, env_profile="full")
     broken = [
