@@ -1,7 +1,8 @@
 """Tests that ``make test-colab`` runs in ``.venv-colab`` (Colab's published runtime), by name.
 
 Not collected by ``make test`` (no ``test_`` prefix): they need Colab's package versions, and
-the full profile's offline path, run twice more, would not fit ``make test``'s budget.
+the full profile's offline path, run twice more here (``make test-full-path`` runs it once on
+the pinned versions), would not fit ``make test``'s budget.
 
 * ``test_colab_protobuf_conflict_*``: on exactly Colab's versions, ``import
   tensorflow_datasets`` fails with protobuf's VersionError; ``common.data`` names it and prints
