@@ -59,7 +59,7 @@ def test_generated_lab_graded_scores_zero_and_stops_at_first_exercise(solution, 
 def test_full_profile_code_path_runs_offline(solution):
     """The full profile's code path, offline (mocked tfds, one step), on the pinned versions.
 
-    About ten minutes of CPU for the eleven labs, so `make test` leaves it out and CI runs it
+    About 7 minutes on 2 cores for the eleven labs, so `make test` leaves it out and CI runs it
     as `make test-full-path` (`make test-colab` runs the same path on Colab's versions).
     """
     prelude = f"import sys; sys.path.insert(0, {str(ROOT / 'tests')!r})\nimport offline_full\noffline_full.activate()"
