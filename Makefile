@@ -22,7 +22,7 @@ install:  ## create .venv with the pinned requirements and `common` (editable)
 	$(BIN)/pip install --quiet -r requirements.txt
 	$(BIN)/pip install --quiet --no-deps -e .
 
-test: check unit notebooks  ## everything CI runs: notebook checks, unit tests, every solution graded
+test: check unit notebooks  ## before every change: notebook checks, unit tests, every solution graded (CI then runs test-full-path, test-colab)
 	@echo "make test: all passed"
 
 unit:  ## unit tests of common/ and tools/, grading, hostile submissions, generated labs score 0
