@@ -82,15 +82,19 @@ def run_cli(args: argparse.Namespace) -> int:
             for problem in problems:
                 print(f"✗ {problem}", file=sys.stderr)
             return 1 if problems else 0
+        # the same settings for a class's submissions and for the course's own solutions
+        settings = dict(
+            solutions=args.solutions,
+            cell_timeout=args.cell_timeout,
+            student_timeout=args.student_timeout,
+            jobs=args.jobs or None,
+            profile=args.profile,
+            sandboxed=not args.no_sandbox,
+            memory=(args.memory_mb << 20) if args.memory_mb else None,
+        )
         if args.all_solutions:
             problems = grade_all_solutions(
-                args.out or Path("build") / "solutions-graded",
-                solutions=args.solutions,
-                cell_timeout=args.cell_timeout,
-                student_timeout=args.student_timeout,
-                jobs=args.jobs or None,
-                profile=args.profile,
-                sandboxed=not args.no_sandbox,
+                args.out or Path("build") / "solutions-graded", **settings
             )
             for problem in problems:
                 print(f"✗ {problem}", file=sys.stderr)
@@ -102,18 +106,7 @@ def run_cli(args: argparse.Namespace) -> int:
             )
             return 2
         out = args.out or Path("grades") / str(args.lab).zfill(2)
-        grade(
-            args.lab,
-            args.submissions,
-            out,
-            solutions=args.solutions,
-            cell_timeout=args.cell_timeout,
-            student_timeout=args.student_timeout,
-            jobs=args.jobs or None,
-            profile=args.profile,
-            sandboxed=not args.no_sandbox,
-            memory=(args.memory_mb << 20) if args.memory_mb else None,
-        )
+        grade(args.lab, args.submissions, out, **settings)
     except GradeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
