@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from typing import Any
 
 import numpy as np
@@ -40,6 +41,22 @@ def _fail(what: str, expected: str, received: str, hint: str = "") -> None:
     raise CheckFailure("\n".join(lines))
 
 
+_CALL_RE = re.compile(r"([A-Za-z_][\w.]*)\(")
+
+
+def _none_hint(what: str) -> str:
+    """The hint for a ``None`` received: a function that does not ``return`` its value is the
+    usual cause (checks call the student's functions), so say so, naming the call when
+    ``what`` shows one (``"rnn_forward(x, h0) output"``)."""
+    call = _CALL_RE.search(what)
+    if call:
+        return f"{call.group(1)}(...) returned None: does it end with `return <the value>`?"
+    return (
+        "if it comes from your function, end the function with `return <the value>` "
+        "(a function without `return` gives None)"
+    )
+
+
 def passed(what: str) -> None:
     _record(what, None, None, True)
     print(f"✓ {what}")
@@ -64,9 +81,7 @@ def check_shape(
 ) -> None:
     """``x.shape`` equals ``expected``; ``None`` in ``expected`` matches any size."""
     if x is None:
-        _fail(
-            what, f"an array of shape {tuple(expected)}", "None", hint or "did the cell assign it?"
-        )
+        _fail(what, f"an array of shape {tuple(expected)}", "None", hint or _none_hint(what))
     shape = tuple(getattr(x, "shape", np.shape(x)))
     ok = len(shape) == len(expected) and all(e is None or e == s for s, e in zip(shape, expected))
     if not ok:
@@ -84,9 +99,7 @@ def check_close(
 ) -> None:
     """``actual`` matches ``expected`` elementwise (``np.testing.assert_allclose`` semantics)."""
     if actual is None:
-        _fail(
-            what, _describe(_to_numpy(expected)), "None", hint or "did the function return a value?"
-        )
+        _fail(what, _describe(_to_numpy(expected)), "None", hint or _none_hint(what))
     a = _to_numpy(actual).astype("float64")
     e = _to_numpy(expected).astype("float64")
     if a.shape != e.shape:
@@ -108,6 +121,8 @@ def check_close(
 
 def check_equal(actual: Any, expected: Any, what: str = "value", hint: str = "") -> None:
     """``actual == expected`` (arrays compared elementwise, exactly)."""
+    if actual is None and expected is not None:
+        _fail(what, _describe(_to_numpy(expected)), "None", hint or _none_hint(what))
     a, e = _to_numpy(actual), _to_numpy(expected)
     same = a.shape == e.shape and bool(np.all(a == e))
     if not same:
@@ -124,7 +139,7 @@ def check_between(
 ) -> None:
     """``low <= value <= high`` (either bound may be ``None``)."""
     if value is None:
-        _fail(what, _range(low, high), "None", hint or "did the cell assign it?")
+        _fail(what, _range(low, high), "None", hint or _none_hint(what))
     v = float(_to_numpy(value))
     if not np.isfinite(v) or (low is not None and v < low) or (high is not None and v > high):
         _fail(what, _range(low, high), f"{v:.6g}", hint)
@@ -148,6 +163,8 @@ def check_type(
     """``isinstance(obj, cls)``."""
     if not isinstance(obj, cls):
         names = " or ".join(c.__name__ for c in (cls if isinstance(cls, tuple) else (cls,)))
+        if obj is None:
+            hint = hint or _none_hint(what)
         _fail(what, f"an instance of {names}", f"{type(obj).__name__}: {obj!r:.80}", hint)
     passed(what)
 

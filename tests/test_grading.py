@@ -108,8 +108,10 @@ def students() -> dict[str, dict | str | None]:
     slow = copy.deepcopy(sol)
     for n in range(6):
         insert_after(slow, "ex1_add", "import time\n\ntime.sleep(9)", f"sleep-{n}")
+    typed = set_source(copy.deepcopy(sol), "ex1-code", "add = 3")  # a value, not a function
     return {
         "solution": with_outputs(copy.deepcopy(sol)),
+        "typed_value_for_a_function": typed,
         "generated_lab": lab_nb,
         "wrong_answer": wrong,
         "crashing_cell": crash,
@@ -272,6 +274,13 @@ def test_wrong_answer_fails_exactly_its_checks(graded):
     assert "mul(2, 3) should be 6, received 7" in message(r, "ex2_mul")
 
 
+def test_a_value_where_the_check_calls_a_function_is_refused_by_the_judge(graded):
+    result = graded.results["typed_value_for_a_function"]
+    assert statuses(result)["ex1_add"] == "error"
+    assert "expects 'add' to be your function" in message(result, "ex1_add")
+    assert result.score == FULL - 2
+
+
 def test_crashing_cell_is_an_error_of_its_check_only(graded):
     r = graded.results["crashing_cell"]
     assert statuses(r) == {
@@ -371,10 +380,11 @@ def test_total_time_limit_kills_the_notebook_and_keeps_earlier_results(graded):
     assert r.seconds < STUDENT_TIMEOUT + 30
 
 
-def test_invalid_json_is_a_missing_row_not_a_crash(graded):
+def test_invalid_json_is_an_invalid_row_not_a_crash(graded):
     r = graded.results["invalid_json"]
-    assert set(statuses(r).values()) == {"missing"} and r.score == 0
+    assert set(statuses(r).values()) == {"invalid"} and r.score == 0  # it exists: not missing
     assert "not valid notebook JSON" in message(r, "ex1_add")
+    assert " at at " not in message(r, "ex1_add") and "line 1, column" in message(r, "ex1_add")
 
 
 def test_empty_folder_and_wrong_lab_number_are_missing_with_a_reason(graded):
@@ -547,13 +557,17 @@ def test_the_judge_plans_which_names_it_computes_and_which_come_from_the_kernel(
         ]
     }
     plan = plan_checks(nb)["c1"]
-    assert plan.remote == ("fit", "log", "scores")  # the student's, or changed by their code
-    assert plan.local == ("SEED", "data", "ref")
+    assert plan.remote == ("fit", "scores")  # the student's, or changed in place by their code
+    # `log`, only passed to the student's `fit`, stays the judge's (no check declares it)
+    assert plan.local == ("SEED", "data", "log", "ref")
     steps = [source for _, source in plan.steps]
-    # the import (from an exercise cell), data and the statement changing it in place, ref
+    # the import (from an exercise cell), data and the statement changing it in place, log, ref
     assert steps == [
         "import numpy as np",
         "data = np.arange(6.0)",
         "data.sort()",
+        "log = [1]",
         "ref = data.sum() + SEED",
     ]
+    nb["cells"][-1]["metadata"]["course"]["kernel"] = {"log": "value: changed by fit"}
+    assert plan_checks(nb)["c1"].remote == ("fit", "log", "scores")  # declared: the kernel's

@@ -58,6 +58,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="memory per student in MiB (default 6144)",
     )
     parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster: one task per student sent to the scheduler at ADDRESS "
+        "(tcp://host:8786, or a scheduler JSON file; 'local' starts --jobs workers on this "
+        "machine); default: the local pool of --jobs threads",
+    )
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr (default: when stderr is a terminal; otherwise plain "
+        "progress lines)",
+    )
+    parser.add_argument(
         "--solutions", type=Path, default=SOLUTIONS, help="solutions folder (default solutions/)"
     )
     parser.add_argument(
@@ -71,7 +85,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--all-solutions",
         action="store_true",
         help="grade every solutions/NN_*.ipynb as a submission (sandbox and judge, as for a "
-        "student) into OUT/NN/; exit 1 unless each scores full marks with no flag",
+        "student) into OUT/NN/; exit 1 unless each scores full marks with no flag, and its "
+        "blank lab scores 0 under the grading rule's attacks (forged snapshot, swapped "
+        "reference; tools/grading/forge.py); with --lab NN: that lab only",
+    )
+    parser.add_argument(
+        "--attacks",
+        choices=("auto", "all", "none"),
+        default="auto",
+        help="with --all-solutions: grade the forged blank labs of the labs where the kernel "
+        "has a channel to a check (auto, the default), of every lab (all), or none",
     )
 
 
@@ -94,7 +117,10 @@ def run_cli(args: argparse.Namespace) -> int:
         )
         if args.all_solutions:
             problems = grade_all_solutions(
-                args.out or Path("build") / "solutions-graded", **settings
+                args.out or Path("build") / "solutions-graded",
+                attacks=args.attacks,
+                only=[args.lab] if args.lab else None,
+                **settings,
             )
             for problem in problems:
                 print(f"✗ {problem}", file=sys.stderr)
@@ -106,11 +132,25 @@ def run_cli(args: argparse.Namespace) -> int:
             )
             return 2
         out = args.out or Path("grades") / str(args.lab).zfill(2)
-        grade(args.lab, args.submissions, out, **settings)
+        grade(
+            args.lab,
+            args.submissions,
+            out,
+            scheduler=args.scheduler,
+            progress=args.progress,
+            **settings,
+        )
     except GradeError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: the running notebooks were stopped", file=sys.stderr)
+        if getattr(args, "scheduler", None):
+            print(
+                "interrupted: the students not started were cancelled; those running finish "
+                "on their workers",
+                file=sys.stderr,
+            )
+        else:
+            print("interrupted: the running notebooks were stopped", file=sys.stderr)
         return 130
     return 0

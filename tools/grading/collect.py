@@ -7,18 +7,75 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .lab import Lab
+from .lab import GradeError, Lab
 
 IGNORED_FOLDERS = ("__MACOSX", ".ipynb_checkpoints")
 
 
-def student_folders(submissions: Path) -> tuple[list[Path], list[Path]]:
-    """(student folders, stray files) directly in ``submissions``."""
-    folders, stray = [], []
-    for p in sorted(submissions.iterdir()):
-        if p.name.startswith(".") or p.name in IGNORED_FOLDERS:
+def _shown(folder: Path) -> list[Path]:
+    return sorted(
+        p for p in folder.iterdir() if not p.name.startswith(".") and p.name not in IGNORED_FOLDERS
+    )
+
+
+def _holds_students(folder: Path) -> list[Path]:
+    """The subfolders of ``folder`` that hold a notebook, when ``folder`` itself holds none."""
+    try:
+        entries = _shown(folder)
+    except OSError:
+        return []
+    if any(p.is_file() and p.suffix == ".ipynb" for p in entries):
+        return []
+    inner = []
+    for sub in (p for p in entries if p.is_dir()):
+        try:
+            if any(p.is_file() and p.suffix == ".ipynb" for p in _shown(sub)):
+                inner.append(sub)
+        except OSError:
             continue
+    return inner
+
+
+def nested_layout(folders: list[Path]) -> list[Path]:
+    """The folders that look like a lab's folder of students, not like one student.
+
+    ``submissions/00/alice/00_x.ipynb`` passed as SUBMISSIONS=submissions makes ``00`` a
+    "student" whose notebook sits in a subfolder. A folder is taken for a folder of students
+    when it holds no notebook itself but two or more subfolders do, or when it is named like a
+    lab (``00``, ``lab00``, ``lab-00``) and a subfolder holds a notebook.
+    """
+    nested = []
+    for folder in folders:
+        inner = _holds_students(folder)
+        lab_like = re.fullmatch(r"(?i)(lab[ _-]?)?\d{1,2}", folder.name) is not None
+        if len(inner) >= 2 or (inner and lab_like):
+            nested.append(folder)
+    return nested
+
+
+def student_folders(submissions: Path, lab: str | None = None) -> tuple[list[Path], list[Path]]:
+    """(student folders, stray files) directly in ``submissions``.
+
+    Raises GradeError when ``submissions`` is one level too high (a folder of labs, each a
+    folder of students), naming the folder to pass instead: the one named like ``lab`` where
+    there is one.
+    """
+    folders, stray = [], []
+    for p in _shown(submissions):
         (folders if p.is_dir() else stray).append(p)
+    nested = nested_layout(folders)
+    if nested:
+        number = lab.zfill(2) if lab and lab.isdigit() else lab
+        same = [p for p in nested if number and re.sub(r"\D", "", p.name).zfill(2) == number]
+        first = (same or nested)[0]
+        inner = _holds_students(first)
+        students = ", ".join(p.name for p in inner[:3]) + (", …" if len(inner) > 3 else "")
+        raise GradeError(
+            f"SUBMISSIONS={submissions} looks one level too high: {first} holds student folders "
+            f"({students}) rather than one student's notebook. Expected one folder per "
+            f"student directly in SUBMISSIONS: pass SUBMISSIONS={first} (the layout is "
+            "SUBMISSIONS/<student>/NN_*.ipynb)."
+        )
     return folders, stray
 
 
@@ -71,7 +128,10 @@ def read_submission(path: Path) -> tuple[dict[str, Any] | None, str]:
     try:
         nb = json.loads(text)
     except json.JSONDecodeError as err:
-        return None, f"{path.name} is not valid notebook JSON ({err.msg} at line {err.lineno})"
+        return None, (
+            f"{path.name} is not valid notebook JSON ({err.msg.removesuffix(' at')}: line "
+            f"{err.lineno}, column {err.colno}), so the file is damaged or is not a notebook"
+        )
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
         if isinstance(nb, dict) and "worksheets" in nb:
             return None, f"{path.name} is an nbformat 3 notebook: open and save it in Jupyter"

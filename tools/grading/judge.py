@@ -16,6 +16,7 @@ import builtins
 import contextlib
 import io
 import json
+import linecache
 import os
 import pickle
 import socket
@@ -212,7 +213,7 @@ class Judge:
             return
         try:
             with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(_text(cell), "<setup>", "exec"), self.ns)
+                exec(_compile(_text(cell), "<setup>"), self.ns)
         except Exception as err:  # reported with every verdict
             self.setup_error = f"the judge's setup cell failed: {type(err).__name__}: {err}"
 
@@ -223,7 +224,7 @@ class Judge:
                 continue
             self.ran.add(label)
             with contextlib.redirect_stdout(io.StringIO()):
-                exec(compile(source, f"<provided cell {label}>", "exec"), self.ns)
+                exec(_compile(source, f"<provided cell {label}>"), self.ns)
 
     def judge(self, check: str, link: Link) -> tuple[str, str, str]:
         if self.setup_error:
@@ -238,10 +239,14 @@ class Judge:
                     scope[name] = link.get(name)
                 except NameError:
                     scope.pop(name, None)  # the check's own NameError says which
+                    continue
+                wrong = wrong_kind(name, plan.kind(name), scope[name], link)
+                if wrong:
+                    return "error", "TypeError", wrong
             checks_module = sys.modules.get("common.checks")
             if checks_module is not None:  # checks.run_student(fn, …) runs fn in the kernel
                 checks_module.run_student = link.call
-            exec(compile(source, f"<check {check}>", "exec"), scope)
+            exec(_compile(source, f"<check {check}>"), scope)
         except KernelGone as err:
             return "error", "KernelGone", str(err)
         except Exception as err:
@@ -292,6 +297,61 @@ class Judge:
             wire.send(
                 conn, {"op": "done", "status": status, "ename": ename, "message": _cap(message)}
             )
+
+
+def _received(value: Any) -> str:
+    if type(value) is Remote:
+        return repr(value)
+    return f"a {type(value).__name__} value"
+
+
+def wrong_kind(name: str, kind: str | None, value: Any, link: Link) -> str | None:
+    """Why ``value`` (fetched from the kernel for ``name``) is not the kind the plan expects,
+    or None when it is (or nothing is expected: "value: …" or undeclared).
+
+    "model": a Keras model the judge loaded from the kernel's ``.keras`` file, or one it cannot
+    load (the student's own layer classes) that stays in the kernel and is called there; "function": a
+    callable that stays in the kernel (a def of an exercise cell, a ``tf.function``);
+    "class": a class that stays in the kernel. A typed-in value (a number, a list, an array, a
+    ``History``) is never accepted for these: the check would read the student's numbers.
+    """
+    if kind == "model":
+        if (type(value).__module__ or "").startswith("keras"):
+            import keras
+
+            if isinstance(value, keras.Model):
+                return None
+        if type(value) is Remote:  # a model the judge cannot load (custom layers): it stays in
+            import keras  # the kernel, and the check calls it there like a function
+
+            if link.call(isinstance, value, keras.Model) is True:
+                return None
+        return (
+            f"the check expects {name!r} to be a Keras model (saved by the kernel as a .keras "
+            f"file and loaded by the judge), received {_received(value)}: build it with Keras "
+            "layers (a custom layer needs keras.saving.register_keras_serializable)."
+        )
+    if kind in ("function", "class"):
+        ok = type(value) is Remote and link.call(callable, value) is True
+        if ok and kind == "class":
+            ok = link.call(isinstance, value, type) is True
+        if ok:
+            return None
+        what = "function (a def)" if kind == "function" else "class (a class statement)"
+        return (
+            f"the check expects {name!r} to be your {what}, which the judge calls; received "
+            f"{_received(value)}. Define {name} with `{'def' if kind == 'function' else 'class'}"
+            f" {name}…` and do not assign another value to the name."
+        )
+    return None
+
+
+def _compile(source: str, name: str) -> Any:
+    """Compile a cell's code and register its text in ``linecache`` (as IPython does), so that
+    ``inspect.getsource`` works: AutoGraph needs it to convert a ``tf.function``'s loops, and
+    without it a provided training loop runs as slow plain Python in the judge."""
+    linecache.cache[name] = (len(source), None, source.splitlines(keepends=True), name)
+    return compile(source, name, "exec")
 
 
 def _display(*objs: Any, **kwargs: Any) -> None:

@@ -71,6 +71,13 @@ def serve(check: str) -> None:
 
     shell = get_ipython()
     namespace = shell.user_ns if shell is not None else {}
+    if os.environ.get("COURSE_GRADER_SNAPSHOT") == "1":  # only `make notebooks`' solution runs
+        try:
+            from . import forge
+
+            forge.take_snapshot(namespace, check, forge.snapshot_folder())
+        except Exception as err:  # a snapshot never changes what the check does
+            print(f"(snapshot of the namespace before {check} failed: {err})")
     _REFS.clear()
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     wire.unix_address(sock, os.environ["COURSE_JUDGE_SOCKET"], "connect")

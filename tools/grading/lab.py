@@ -52,6 +52,19 @@ class CheckPlan:
     local: tuple[str, ...]
     remote: tuple[str, ...]
     steps: tuple[tuple[str, str], ...]
+    # remote name -> the kind the judge must receive: "model", "function", "class" (declared in
+    # the check cell's ``metadata.course.kernel``, or a def/class of an exercise cell), or
+    # "value: <reason>" (declared); a remote name absent here is undeclared (see ``rule_problems``).
+    kinds: tuple[tuple[str, str], ...] = ()
+    # remote name -> (cell index, role, statement kind) of its last binding before the check,
+    # e.g. (18, "exercise", "Assign"); cell index -1 when no cell binds it.
+    origins: tuple[tuple[str, int, str, str], ...] = ()
+    declared: tuple[tuple[str, str], ...] = ()  # the check cell's ``kernel`` mapping, as written
+    # a remote name bound by a course statement -> why it is the kernel's ("it needs START")
+    reasons: tuple[tuple[str, str], ...] = ()
+
+    def kind(self, name: str) -> str | None:
+        return dict(self.kinds).get(name)
 
 
 @dataclass
@@ -273,16 +286,45 @@ def _acts_on(stmt: ast.stmt) -> set[str]:
     return {r for t in targets if isinstance(t, (ast.Attribute, ast.Subscript)) and (r := _root(t))}
 
 
-def _handed_over(stmt: ast.stmt, student: Any) -> set[str]:
-    """Names a statement may change: in place (``_acts_on``), or as plain-name arguments of a
-    call of the student's (``student(name)`` says whether a callee's root name is theirs)."""
+def _handed_over(stmt: ast.stmt, student: Any, declared: set[str]) -> set[str]:
+    """Names a statement of the student's (or one that needs the student's) hands to the kernel.
+
+    Changed in place (``_acts_on``: ``x.compile(...)``, ``x[i] = v``): always. Passed as a
+    plain-name argument to a call of a kernel-owned name (``student(name)``: a student's
+    function or class, ``train(rnn, data)``): only when some check declares the name in its
+    ``metadata.course.kernel`` (``{"rnn": "model"}``), i.e. when a check wants the state the
+    student's code left on it. Otherwise the course object stays the judge's: the call runs in
+    the kernel on the kernel's copy, and checks (and the judge's later course statements) use
+    the judge's original, e.g. lab 07's ``tgt_vocab`` passed to ``greedy_decode``. Arguments of
+    method calls (``ax.axhline(BASELINE_MSE)``, ``model.fit(x)``) are only read: never handed.
+    """
     found = _acts_on(stmt)
     for node in ast.walk(stmt):
-        if isinstance(node, ast.Call) and student(_root(node.func)):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and student(node.func.id):
             for arg in [*node.args, *(k.value for k in node.keywords)]:
-                if isinstance(arg, ast.Name):
+                if isinstance(arg, ast.Name) and arg.id in declared:
                     found.add(arg.id)
     return found
+
+
+DECLARED_KINDS = ("model", "function", "class")
+
+
+def declared_kernel(cell: dict[str, Any]) -> dict[str, Any]:
+    """A check cell's ``metadata.course.kernel`` mapping {name: kind} (empty when absent)."""
+    found = notebooks.course_meta(cell).get("kernel")
+    return found if isinstance(found, dict) else {}
+
+
+def valid_kind(kind: Any) -> bool:
+    return isinstance(kind, str) and (
+        kind in DECLARED_KINDS or (kind.startswith("value:") and bool(kind[6:].strip()))
+    )
+
+
+def _cap_text(text: str, size: int = 60) -> str:
+    text = text.strip()
+    return text if len(text) <= size else text[: size - 1] + "…"
 
 
 def _free(node: ast.AST) -> set[str]:
@@ -302,7 +344,14 @@ def plan_checks(solution: dict[str, Any]) -> dict[str, CheckPlan]:
     Anything bound last by an exercise cell (or a statement that needs one), or by no cell
     at all, is the student's and is fetched from the kernel by value; so is a course object
     that a statement of the student's (or one that needs the student's) may have changed: a
-    receiver or argument of its calls, e.g. ``rnn`` in ``losses = train(rnn, data)``.
+    receiver of its calls or a target of its assignments (``rnn.fit(x)``, ``logs[k] = v``).
+    A course object passed as an argument to a student's function (``train(rnn, data)``) stays
+    the judge's unless a check declares it in ``metadata.course.kernel`` (``_handed_over``);
+    statements that only read course names (``ax.axhline(BASELINE_MSE)``) hand nothing over.
+
+    Each plan also says, per remote name, the kind the judge must receive (``kinds``: declared,
+    or "function"/"class" for a def/class of an exercise cell) and the cell that binds it
+    (``origins``), which ``rule_problems`` (``make check``) checks against the grading rule.
     """
     owner: dict[str, tuple[str, Any]] = {}  # name -> ("judge"|"kernel", unit or None)
     # (cell, statement) -> (source, names it binds, names it changes in place)
@@ -310,12 +359,21 @@ def plan_checks(solution: dict[str, Any]) -> dict[str, CheckPlan]:
     needs: dict[tuple[int, int], set[tuple[int, int]]] = {}
     imports: set[tuple[int, int]] = set()  # units that are import statements (modules)
     plans: dict[str, CheckPlan] = {}
+    binder: dict[str, tuple[int, str, str]] = {}  # name -> (cell, role, statement kind)
+    why: dict[str, str] = {}  # a course name -> why it is the kernel's (for `make check`)
+    cells = solution.get("cells", [])
+    declared_anywhere = {
+        str(name)
+        for cell in cells
+        if cell.get("cell_type") == "code" and cell_role(cell) == "check"
+        for name in declared_kernel(cell)
+    }
 
     def judges(name: str) -> bool:
         where = owner.get(name)
         return where[0] == "judge" if where else hasattr(builtins, name)
 
-    for index, cell in enumerate(solution.get("cells", [])):
+    for index, cell in enumerate(cells):
         if cell.get("cell_type") != "code":
             continue
         role = cell_role(cell)
@@ -342,7 +400,31 @@ def plan_checks(solution: dict[str, Any]) -> dict[str, CheckPlan]:
                         todo.append(other)
             steps = tuple((f"{c}.{k}", units[(c, k)][0]) for c, k in sorted(chosen))
             cid = str(notebooks.course_meta(cell).get("id"))
-            plans[cid] = CheckPlan(tuple(local), tuple(remote), steps)
+            declared = {str(k): v for k, v in declared_kernel(cell).items()}
+            kinds, origins, reasons = [], [], []
+            for name in remote:
+                where = binder.get(name, (-1, "", ""))
+                origins.append((name, *where))
+                if name in why and where[1] != "exercise":
+                    reasons.append((name, why[name]))
+                if valid_kind(declared.get(name)):
+                    kinds.append((name, declared[name]))
+                elif where[1] == "exercise" and where[2] in ("FunctionDef", "AsyncFunctionDef"):
+                    kinds.append((name, "function"))
+                elif where[1] == "exercise" and where[2] == "ClassDef":
+                    kinds.append((name, "class"))
+            plans[cid] = CheckPlan(
+                tuple(local),
+                tuple(remote),
+                steps,
+                tuple(kinds),
+                tuple(origins),
+                tuple((k, str(v)) for k, v in declared.items()),
+                tuple(reasons),
+            )
+        for stmt in tree.body if tree else ():
+            for name in _top_bound(stmt):
+                binder[name] = (index, role, type(stmt).__name__)
         if role in ("setup", "check"):
             for name in _top_bound(tree) if tree else ():
                 owner[name] = ("judge", None)
@@ -361,13 +443,82 @@ def plan_checks(solution: dict[str, Any]) -> dict[str, CheckPlan]:
                 source = ast.get_source_segment(text, stmt) or ast.unparse(stmt)
                 units[unit] = (source, bound, _acts_on(stmt))
                 needs[unit] = {owner[n][1] for n in free if n in owner and owner[n][1]}
+            theirs = sorted(n for n in free if not judges(n))
             for name in bound:
                 owner[name] = ("judge", (index, k)) if mine else ("kernel", None)
+                if not mine and role == "provided":
+                    why[name] = f"it needs {', '.join(theirs) or 'the student'}"
             if not mine:  # the student's code may have changed the course objects it touched
-                for name in _handed_over(stmt, lambda n: n is not None and not judges(n)) - bound:
+                handed = _handed_over(stmt, lambda n: not judges(n), declared_anywhere)
+                for name in handed - bound:
                     where = owner.get(name)
                     if where and where[0] == "judge" and where[1] not in (None, *imports):
                         owner[name] = ("kernel", None)
+                        line = (ast.get_source_segment(text, stmt) or "").splitlines()[:1]
+                        why[name] = f"cell {index} changes it: `{_cap_text(''.join(line))}`"
             elif is_import:
                 imports.add((index, k))
     return plans
+
+
+# --------------------------------------------------------------------------- the grading rule
+
+# `make check` runs ``rule_problems`` on every solution notebook. While the labs are being
+# brought under the rule, ``LINT_STRICT = False`` makes `make check` print the problems as
+# warnings instead of failing; True (the default) fails on them.
+LINT_STRICT = True
+
+RULE_HINT = (
+    "move it to a provided cell, or recompute it in the check, or declare it in the check "
+    'cell\'s metadata.course.kernel as {name!r}: "model" | "function" | "class" | '
+    '"value: <why this value must come from the student\'s kernel>"'
+)
+
+
+def rule_problems(solution: dict[str, Any], relpath: str) -> list[str]:
+    """Where a check breaks the grading rule (DESIGN §3, issue 25): [] when every check keeps it.
+
+    Each remote name of each check (``plan_checks``) must be a def/class of an exercise cell
+    (the student's function or class, called by the judge) or be declared in the check cell's
+    ``metadata.course.kernel`` mapping {name: "model" | "function" | "class" | "value: why"};
+    a declaration must name a remote name of the check (else it is stale) with a valid kind.
+    """
+    problems: list[str] = []
+    plans = plan_checks(solution)
+    for index, cell in enumerate(solution.get("cells", [])):
+        if cell.get("cell_type") != "code" or cell_role(cell) != "check":
+            continue
+        cid = str(notebooks.course_meta(cell).get("id"))
+        plan = plans.get(cid)
+        if plan is None:
+            continue
+        where = f"{relpath}: check {cid} (cell {index})"
+        origins = {name: (i, role, kind) for name, i, role, kind in plan.origins}
+        declared = declared_kernel(cell)
+        for name in plan.remote:
+            if plan.kind(name):
+                continue
+            i, role, kind = origins.get(name, (-1, "", ""))
+            bound = (
+                f"bound by cell {i} ({role} cell, {kind} statement)"
+                if i >= 0
+                else "bound by no cell before it"
+            )
+            if name in dict(plan.reasons):
+                bound += f", the kernel's because {dict(plan.reasons)[name]}"
+            problems.append(
+                f"{where} takes {name!r} from the student's kernel, {bound}: a check may only "
+                f"take the student's functions, classes and models; {RULE_HINT.format(name=name)}."
+            )
+        for name, kind in declared.items():
+            if not valid_kind(kind):
+                problems.append(
+                    f'{where} declares {name!r} with the kind {kind!r}; expected "model", '
+                    '"function", "class" or "value: <reason>".'
+                )
+            elif name not in plan.remote:
+                problems.append(
+                    f"{where} declares {name!r} in metadata.course.kernel, but the judge computes "
+                    f"it itself (or the check does not use it): remove the stale declaration."
+                )
+    return problems

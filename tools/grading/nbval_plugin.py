@@ -89,6 +89,15 @@ def _make_plugin(path: Path):
                 xfail=hasattr(report, "wasxfail"),
                 timed_out=timed_out,
                 kernel_died=died,
+                # what the student sees in red: tests/test_notebooks.py wants none before the
+                # first exercise (issue 26)
+                stderr=_cap(
+                    "".join(
+                        o.get("text", "")
+                        for o in outputs
+                        if o.get("output_type") == "stream" and o.get("name") == "stderr"
+                    )
+                ),
             )
             self.file.write(json.dumps(run.__dict__) + "\n")
             self.file.flush()

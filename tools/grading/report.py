@@ -28,7 +28,7 @@ from .lab import (
     load_lab,
 )
 
-STATUSES = ("passed", "failed", "error", "timeout", "missing")
+STATUSES = ("passed", "failed", "error", "timeout", "missing", "invalid")
 GRADES_COLUMNS = ["student", "lab", "check", "points", "max_points", "status", "message"]
 SUMMARY_COLUMNS = ["student", "lab", "score", "max_score", "flags"]
 # Exceptions that mean "the check ran and did not hold" (status failed); any other exception
@@ -56,6 +56,7 @@ class CellRun:
     xfail: bool = False  # nbval marks the cells after a timeout xfail
     timed_out: bool = False  # nbval's "timed out" flag was set when this cell ended
     kernel_died: bool = False
+    stderr: str = ""  # the cell's stderr streams (red on a student's screen), capped
 
 
 @dataclass
@@ -93,10 +94,38 @@ class StudentResult:
 
 
 def _cap(text: Any, limit: int = MESSAGE_LIMIT) -> str:
-    """One line (a check's "expected/received/hint" lines joined by "; "), at most ``limit``."""
-    lines = (line.strip() for line in ANSI_RE.sub("", str(text or "")).splitlines())
-    text = "; ".join(line for line in lines if line)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    """One line (a check's "expected/received/hint" lines joined by "; "), at most ``limit``.
+
+    A check's message is cut in its hint, its expected part and what it checks, in that order,
+    never before the end of the student's ``received:`` value (what a student needs to see);
+    only a received value longer than ``limit`` on its own is cut, at its end.
+    """
+    lines = [line.strip() for line in ANSI_RE.sub("", str(text or "")).splitlines()]
+    lines = [line for line in lines if line]
+    joined = "; ".join(lines)
+    if len(joined) <= limit:
+        return joined
+    sections: list[list[str]] = []  # what / expected / received / hint, with their lines
+    for line in lines:
+        if not sections or line.startswith(("expected:", "received:", "hint:")):
+            sections.append([])
+        sections[-1].append(line)
+    parts = ["; ".join(section) for section in sections]
+    received = next((i for i, part in enumerate(parts) if part.startswith("received:")), None)
+    if received is None:
+        return joined[: limit - 1] + "…"
+    order = [i for i, part in enumerate(parts) if part.startswith("hint:")]
+    order += [i for i, part in enumerate(parts) if part.startswith("expected:")]
+    order += [i for i in range(len(parts)) if i not in order and i != received]
+    for i in order:
+        excess = len("; ".join(parts)) - limit
+        if excess <= 0:
+            break
+        keep = max(len(parts[i]) - excess - 1, min(len(parts[i]), 16))
+        if keep < len(parts[i]):
+            parts[i] = parts[i][:keep] + "…"
+    joined = "; ".join(parts)
+    return joined if len(joined) <= limit else joined[: limit - 1] + "…"
 
 
 def _exception(run: CellRun) -> str:
@@ -209,10 +238,13 @@ def _merge(
 
 
 def missing_result(
-    student: str, lab: Lab, reason: str, flags: list[str] | None = None
+    student: str, lab: Lab, reason: str, flags: list[str] | None = None, status: str = "missing"
 ) -> StudentResult:
-    checks = [CheckResult(c.id, 0.0, c.points, "missing", reason) for c in lab.checks]
-    return StudentResult(student, lab.stem, checks, [*(flags or []), f"missing: {reason}"])
+    """Every check at 0 with ``reason``: ``missing`` (no notebook for the lab) or ``invalid``
+    (a notebook that is there but cannot be read as one: invalid JSON, not UTF-8, nbformat 3)."""
+    checks = [CheckResult(c.id, 0.0, c.points, status, reason) for c in lab.checks]
+    label = "missing" if status == "missing" else "invalid notebook"
+    return StudentResult(student, lab.stem, checks, [*(flags or []), f"{label}: {reason}"])
 
 
 def _num(x: float) -> str:

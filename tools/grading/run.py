@@ -91,6 +91,9 @@ class Settings:
     profile: str = DEFAULT_PROFILE
     output_limit: int = OUTPUT_LIMIT
     sandboxed: bool = True  # False only with --no-sandbox (flagged on every row)
+    # `make notebooks` only (tools/grading/solutions.py): the kernel saves the plain values of
+    # its namespace before each check (tools/grading/forge.py); never in a student's grading.
+    snapshot: bool = False
     limits: sandbox.Limits = field(default_factory=sandbox.Limits)
 
 
@@ -314,6 +317,7 @@ def run_student(job: Job) -> Outcome:
         COURSE_GRADER_OUTPUT_LIMIT=str(settings.output_limit),
         COURSE_JUDGE_SOCKET=str(sock),
         COURSE_JUDGE_SCRATCH=str(scratch),
+        COURSE_GRADER_SNAPSHOT="1" if settings.snapshot else "0",
         MPLBACKEND="module://matplotlib_inline.backend_inline",
     )
     cmd = [

@@ -51,7 +51,7 @@ def sanitise(student: dict[str, Any], lab: Lab) -> tuple[dict[str, Any], list[st
                 continue
             if cell.get("cell_type") != "code":
                 flags.append(f"{_what(cid)} was turned into a {cell['cell_type']} cell: restored")
-            elif _norm(text) not in lab.versions[cid]:
+            elif _norm(_at_canonical_ref(text, cid, lab)) not in lab.versions[cid]:
                 flags.append(f"{_what(cid)} was edited: restored the original")
             out.append(_fresh(lab.canonical[cid]))
             placed.add(cid)
@@ -72,6 +72,15 @@ def sanitise(student: dict[str, Any], lab: Lab) -> tuple[dict[str, Any], list[st
         "nbformat_minor": 5,
     }
     return nb, flags
+
+
+def _at_canonical_ref(text: str, cid: str, lab: Lab) -> str:
+    """A setup cell names the git ref its lab was released at (`make release TAG=…`, issue 26):
+    any ref is the original cell, not an edit (the canonical cell is run either way)."""
+    if cid != "setup":
+        return text
+    want = notebooks.REF_LINE_RE.search(_text(lab.canonical[cid]))
+    return notebooks.REF_LINE_RE.sub(f'REF = "{want.group(1)}"', text) if want else text
 
 
 def _match(cell: dict[str, Any], text: str, lab: Lab) -> str | None:
