@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import random
-import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -78,8 +77,10 @@ def profile() -> Profile:
 
 
 def is_colab() -> bool:
-    """True inside a Google Colab runtime."""
-    return "google.colab" in sys.modules or "COLAB_RELEASE_TAG" in os.environ
+    """True inside a Google Colab runtime (``google.colab`` importable)."""
+    from .colab import on_colab
+
+    return on_colab()
 
 
 @dataclass(frozen=True)
@@ -228,6 +229,7 @@ def setup(
     # scikit-learn < 1.7 passes `iprint` to SciPy's L-BFGS-B, which newer SciPy no longer takes:
     # every LogisticRegression fit on Colab's runtime warns "Unknown solver options: iprint".
     warnings.filterwarnings("ignore", message=r"Unknown solver options: iprint")
+    _fix_sticky_attention_scores(keras)
     _enable_memory_growth(tf)
     chosen = choose_precision(precision, _gpu_capabilities(tf))
     keras.mixed_precision.set_global_policy(chosen)
@@ -254,6 +256,31 @@ def setup(
         if cfg.colab and kind == "CPU":
             print(COLAB_NO_GPU_HINT)
     return cfg
+
+
+def _fix_sticky_attention_scores(keras) -> None:
+    """Keras < 3.14 (Colab's 3.13) keeps ``return_attention_scores=True`` from one call of an
+    ``Attention``/``AdditiveAttention`` layer (``self._return_attention_scores``) and then fails
+    on the next symbolic call without it ("Cannot convert '((None, 1, 128), …)' to a shape"):
+    lab 07 reuses its trained attention layer in a step model. Later Keras dropped the flag;
+    here a symbolic call clears it first (the spec adds the scores from its own argument, and
+    ``call`` sets the flag from its argument anyway)."""
+    from keras.src.layers.attention.attention import Attention
+
+    original = Attention.compute_output_spec
+    if getattr(original, "_course_fixed", False):
+        return
+    if "_return_attention_scores" not in Attention.compute_output_shape.__code__.co_names:
+        return  # a Keras without the sticky flag
+
+    def compute_output_spec(self, inputs, mask=None, return_attention_scores=False, **kwargs):
+        self._return_attention_scores = False  # the spec adds the scores from its own argument
+        return original(
+            self, inputs, mask=mask, return_attention_scores=return_attention_scores, **kwargs
+        )
+
+    compute_output_spec._course_fixed = True
+    Attention.compute_output_spec = compute_output_spec
 
 
 def _tpu_present() -> bool:

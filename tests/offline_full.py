@@ -10,7 +10,9 @@
 * builds ``keras.applications`` models with ``weights=None``, since pretrained weights cannot
   be downloaded here (the weights path itself is documented in the labs, not testable offline);
 * replaces every ``keras.applications.*.decode_predictions`` (it downloads ImageNet's class
-  index) with an offline stand-in that returns the same ``(class_id, name, probability)`` rows.
+  index) with an offline stand-in that returns the same ``(class_id, name, probability)`` rows,
+  and ``keras.utils.get_file("imagenet_class_index.json", …)`` (a lab reading the index itself)
+  with a stand-in index of the same form and the same names.
 
 With ``auto_precision="mixed_float16"`` it also takes a T4's path on this CPU: every
 ``common.setup(precision="auto")`` resolves to mixed precision, as on a GPU with compute
@@ -74,6 +76,27 @@ def activate(num_examples: int = MOCK_EXAMPLES, auto_precision: str | None = Non
         module = getattr(keras.applications, name)
         if hasattr(module, "decode_predictions"):
             module.decode_predictions = _offline_decode_predictions
+    keras.utils.get_file = _offline_get_file(keras.utils.get_file)
+
+
+def _offline_get_file(get_file):
+    """``get_file`` that serves ImageNet's class index from a stand-in file (offline); any other
+    download goes through (and fails offline, as it should, naming the file)."""
+
+    @functools.wraps(get_file)
+    def fetch(fname=None, origin=None, *args, **kwargs):
+        if fname == "imagenet_class_index.json":
+            import json
+            import tempfile
+
+            index = {str(i): [f"n{i:08d}", f"class_{i}"] for i in range(1000)}
+            path = os.path.join(tempfile.mkdtemp(), fname)
+            with open(path, "w") as fh:
+                json.dump(index, fh)
+            return path
+        return get_file(fname, origin, *args, **kwargs)
+
+    return fetch
 
 
 def _without_weights(ctor):

@@ -226,3 +226,147 @@ def test_split_cpu_rejects_bad_counts_and_warns_once_started():
     have = len(tf.config.list_logical_devices("CPU"))
     with pytest.warns(UserWarning, match=r"logical_cpus=\d+ ignored.*Restart the kernel"):
         assert env.split_cpu(have + 2) is False
+
+
+# --------------------------------------------------------------------------- known fixes (issue 26)
+
+from common import colab  # noqa: E402
+
+
+def test_common_colab_imports_no_tensorflow_protobuf_or_tfds():
+    """The setup cell imports it before applying the fixes: it must import none of them."""
+    code = (
+        "import sys, common.colab\n"
+        "heavy = [m for m in ('tensorflow', 'tensorflow_metadata', 'tensorflow_datasets', "
+        "'google.protobuf', 'keras') if m in sys.modules]\n"
+        "print(heavy)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def _conflict(monkeypatch, tfmd="1.21.0", protobuf="5.29.6"):
+    versions = {"tensorflow-metadata": tfmd, "protobuf": protobuf}
+    monkeypatch.setattr(colab, "_installed", versions.get)
+    calls = []
+
+    def fake_run(args, **kwargs):
+        calls.append(args)
+        return subprocess.CompletedProcess(args, 0, "", "")
+
+    monkeypatch.setattr(colab.subprocess, "run", fake_run)
+    monkeypatch.delenv(colab.DISABLE_ENV, raising=False)
+    return calls
+
+
+def test_known_fix_installs_the_compatible_package_on_colab_only(monkeypatch):
+    calls = _conflict(monkeypatch)
+    for name in ("tensorflow_metadata", "tensorflow_datasets"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    assert colab.fix_known_conflicts(colab=False) == [] and calls == []
+    [fix] = colab.fix_known_conflicts(colab=True)
+    assert fix.install == "tensorflow-metadata<1.18" and "issue 26" in fix.issue
+    [args] = calls
+    assert args[:4] == [sys.executable, "-m", "pip", "install"] and "--quiet" in args
+    assert args[-1] == "tensorflow-metadata<1.18"
+
+
+@pytest.mark.parametrize(
+    ("tfmd", "protobuf"), [("1.17.3", "5.29.6"), ("1.21.0", "6.31.1"), ("1.21.0", "7.36.2")]
+)
+def test_known_fix_leaves_compatible_versions_alone(monkeypatch, tfmd, protobuf):
+    calls = _conflict(monkeypatch, tfmd, protobuf)
+    assert colab.fix_known_conflicts(colab=True) == [] and calls == []
+
+
+def test_known_fix_can_be_disabled_and_refuses_when_too_late(monkeypatch):
+    calls = _conflict(monkeypatch)
+    monkeypatch.setenv(colab.DISABLE_ENV, "off")
+    assert colab.fix_known_conflicts(colab=True) == [] and calls == []
+    monkeypatch.delenv(colab.DISABLE_ENV)
+    monkeypatch.setitem(sys.modules, "tensorflow_metadata", object())
+    with pytest.raises(colab.FixError, match="Restart the runtime"):
+        colab.fix_known_conflicts(colab=True)
+    assert calls == []
+
+
+def test_failed_fix_names_the_command(monkeypatch):
+    _conflict(monkeypatch)
+    monkeypatch.delitem(sys.modules, "tensorflow_metadata", raising=False)
+    monkeypatch.delitem(sys.modules, "tensorflow_datasets", raising=False)
+    monkeypatch.setattr(
+        colab.subprocess,
+        "run",
+        lambda args, **kw: subprocess.CompletedProcess(args, 1, "", "No matching distribution"),
+    )
+    with pytest.raises(colab.FixError, match=r'%pip install "tensorflow-metadata<1.18"'):
+        colab.fix_known_conflicts(colab=True)
+
+
+def test_data_error_names_the_fix_from_the_same_list():
+    from common.data import registry
+
+    assert registry.TFMETADATA_FOR_PROTOBUF5 == colab.fix_for("tensorflow-metadata").install
+
+
+# --------------------------------------------------------------------------- finding `common`
+
+
+def _bootstrap() -> str:
+    """The setup cell's part that finds `common`, from a generated lab (as shipped)."""
+    from tools import notebooks
+
+    lab = notebooks.read(sorted((notebooks.ROOT / "labs").glob("*.ipynb"))[0])
+    setup = next(notebooks.source(c) for c in lab["cells"] if notebooks.role(c) == "setup")
+    return setup.split("from common import colab")[0]
+
+
+@pytest.mark.parametrize("where", ["", "labs", "solutions"])
+def test_setup_cell_finds_common_from_the_repository_labs_and_solutions(where):
+    from tools import notebooks
+
+    code = _bootstrap() + "print(sys.path[0])"
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", code],  # -S: no site-packages, so not the installed one
+        cwd=notebooks.ROOT / where,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(notebooks.ROOT)
+
+
+def test_setup_cell_finds_an_installed_common_from_anywhere(tmp_path):
+    code = _bootstrap() + "import common.colab; print('found')"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and done.stdout.strip() == "found", done.stderr
+
+
+def test_setup_cell_without_common_says_where_it_looked_and_the_fix(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-S", "-c", _bootstrap()], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert done.returncode != 0
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError: The course's helper package `common`")
+    assert str(tmp_path) in last and "/content/course" in last
+    assert '%pip install "git+https://github.com/deep-learning-labs/keras-course@main"' in last
+
+
+def test_an_attention_layer_called_with_scores_can_be_called_again_symbolically():
+    """Keras < 3.14 (Colab's) kept return_attention_scores=True and broke the next symbolic call
+    of the same layer (lab 07's step model reuses the trained attention): setup() fixes that."""
+    import keras
+
+    env._fix_sticky_attention_scores(keras)
+    layer = keras.layers.AdditiveAttention()
+    query, value = keras.Input((1, 4)), keras.Input((None, 4))
+    mask = keras.Input((None,), dtype="bool")
+    context, scores = layer([query, value], return_attention_scores=True)
+    layer(
+        [np.ones((2, 1, 4), "float32"), np.ones((2, 3, 4), "float32")], return_attention_scores=True
+    )
+    assert tuple(layer([query, value], mask=[None, mask]).shape) == (None, 1, 4)
+    assert tuple(scores.shape) == (None, 1, None)

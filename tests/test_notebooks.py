@@ -47,6 +47,10 @@ def test_generated_lab_graded_scores_zero_and_stops_at_first_exercise(solution, 
         f"received {first.ename}: {first.evalue}"
     )
     assert not any(c.ename == "SyntaxError" for c in result.cells), result.cells
+    # The first screen is quiet on the pinned versions (Colab's: tests/colab_runtime.py): no
+    # stderr stream (a library warning, TensorFlow's C++ log) before the first exercise.
+    red = [(c.index, c.stderr) for c in result.cells if c.index < first.index and c.stderr]
+    assert not red, f"{name}: stderr before the first exercise: {red}"
     assert result.flags == [], f"{name}: the grader repaired the untouched lab: {result.flags}"
     passing = [c.check for c in result.checks if c.status == "passed"]
     assert not passing, f"{name}: checks pass without any answer: {passing}"

@@ -27,6 +27,7 @@ import copy
 import hashlib
 import json
 import re
+import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,75 @@ NAME_RE = re.compile(r"^\d\d_[a-z0-9_]+\.ipynb$")
 CELL_ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 BADGE_RE = re.compile(r"https://colab\.research\.google\.com/github/[^)\s\"']+")
 REPO_LINE_RE = re.compile(r'^REPO = "[^"]*"$', re.MULTILINE)
+REF_LINE_RE = re.compile(r'^REF = "([^"]*)"', re.MULTILINE)
+REF_RE = re.compile(r"[A-Za-z0-9][\w.+-]{0,99}")  # tags, branches, commit hashes; no slashes
+# The setup cell's lab-specific part starts at this line; what comes before it is SETUP_BOOTSTRAP.
+SETUP_TAIL_RE = re.compile(r"^import common$", re.MULTILINE)
+
+# The start of every setup cell, written by `make format`/`make labs` (DESIGN.md §4): fetch
+# `common` on Colab at the ref this notebook was generated for, find it from any folder, and
+# apply the known package fixes (common/colab.py) before anything imports TensorFlow. It must
+# stay ruff-formatted (`make check` runs `ruff format --check` on the notebooks).
+SETUP_BOOTSTRAP = """\
+# Setup. On Colab: fetch the course's helper package `common` at the version this notebook
+# belongs to, and fix the package conflicts the course knows before anything imports them.
+# Anywhere: find `common` (this folder or the one above it, /content/course, or installed).
+import importlib.util
+import os
+import subprocess
+import sys
+
+REPO = "{repo}"
+REF = "{ref}"  # the course version (tag or commit) that this notebook and `common` share
+COURSE = "/content/course"
+try:
+    import google.colab  # present only on Colab
+
+    ON_COLAB = True
+except ImportError:
+    ON_COLAB = False
+if ON_COLAB and not os.path.isfile(f"{{COURSE}}/.ref-{{REF}}"):
+    os.makedirs(COURSE, exist_ok=True)
+    for step in (["init"], ["fetch", "--depth", "1", REPO, REF], ["checkout", "-f", "FETCH_HEAD"]):
+        subprocess.run(["git", "-C", COURSE, step[0], "-q", *step[1:]], check=True)
+    open(f"{{COURSE}}/.ref-{{REF}}", "w").close()
+PLACES = [os.getcwd(), os.path.dirname(os.getcwd()), COURSE]
+FOUND = [p for p in PLACES if os.path.isfile(os.path.join(p, "common", "colab.py"))]
+if FOUND and FOUND[0] not in sys.path:
+    sys.path.insert(0, FOUND[0])
+elif not FOUND and importlib.util.find_spec("common") is None:
+    raise ModuleNotFoundError(
+        f"The course's helper package `common` is in none of {{PLACES}} and is not installed. "
+        f'Fix it with this one command in a cell: %pip install "git+{{REPO}}@{{REF}}"'
+    )
+from common import colab  # imports no TensorFlow: the fixes must come first
+
+colab.fix_known_conflicts()
+
+"""
+
+
+def setup_source(text: str, repo: str, ref: str, where: str) -> str:
+    """A setup cell's source with its bootstrap rewritten for ``repo`` at ``ref``.
+
+    Everything from the line ``import common`` on is the notebook's own (its ``common.setup``
+    arguments and their comments) and is kept as it is. A cell without that line only has its
+    ``REPO = "…"`` line rewritten.
+    """
+    tail = SETUP_TAIL_RE.search(text)
+    if not tail:  # not a course notebook's setup (a test's toy cell): only its REPO line
+        return REPO_LINE_RE.sub(f'REPO = "{repo}"', text)
+    return SETUP_BOOTSTRAP.format(repo=repo, ref=ref) + text[tail.start() :]
+
+
+def setup_ref(nb: dict[str, Any]) -> str | None:
+    """The ref a notebook's setup cell fetches ``common`` at (``None``: no setup cell/ref)."""
+    for cell in nb.get("cells", []):
+        if role(cell) == "setup":
+            found = REF_LINE_RE.search(source(cell))
+            return found.group(1) if found else None
+    return None
+
 
 GRADING_NOTE = (
     "> **How this lab is graded.** A ✓ under a check cell means your code passed *that* check. "
@@ -82,9 +152,32 @@ class Course:
     # Where students fetch the labs and `common` from: the public release of the course
     # (`make release`). Self-study: the repository itself (the default).
     student_repository: str = ""
+    # The git ref (a release tag such as v2026.1, or a commit) that badges open and setup cells
+    # fetch `common` at; empty: the branch (`main`), which is what the development repository's
+    # committed notebooks carry. `make labs REF=…` and `make release TAG=…` set it.
+    ref: str = ""
+
+    @property
+    def version(self) -> str:
+        """The ref written into badges and setup cells: ``ref``, else the branch."""
+        return self.ref or self.branch
+
+    def with_ref(self, ref: str | None) -> Course:
+        """The same course at ``ref`` (``None`` or empty: the branch)."""
+        if ref and not REF_RE.fullmatch(ref):
+            raise NotebookError(
+                f"Not a git ref a notebook can carry: {ref!r} (expected a tag such as v2026.1, "
+                "a branch or a commit hash)."
+            )
+        if ref and re.fullmatch(r"[0-9a-f]{7,39}", ref):
+            raise NotebookError(
+                f"{ref!r} looks like an abbreviated commit: give the full 40-character hash "
+                "(`git rev-parse <commit>`), which is what a setup cell can fetch."
+            )
+        return Course(self.repository, self.branch, self.student_repository, ref or "")
 
     def badge_url(self, relpath: str) -> str:
-        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.branch}/{relpath}"
+        return f"https://colab.research.google.com/github/{self.repository}/blob/{self.version}/{relpath}"
 
     @property
     def clone_url(self) -> str:
@@ -101,7 +194,7 @@ class Course:
     def released(self) -> Course:
         """The configuration as seen from inside the student repository (``make release``)."""
         student = self.student_repository or self.repository
-        return Course(student, self.branch, student)
+        return Course(student, self.branch, student, self.ref)
 
 
 def course_config(root: Path = ROOT) -> Course:
@@ -177,7 +270,9 @@ def canonical(nb: dict[str, Any], relpath: str, course: Course) -> dict[str, Any
         if index == 0 and kind == "markdown":
             text = BADGE_RE.sub(course.badge_url(relpath), text)
         if meta.get("course", {}).get("role") == "setup":
-            text = REPO_LINE_RE.sub(f'REPO = "{course.setup_clone_url(relpath)}"', text)
+            text = setup_source(
+                text, course.setup_clone_url(relpath), course.version, f"{relpath} cell {index}"
+            )
         cell_id = _cell_id(cell, meta, text, index, used)
         used.add(cell_id)
         new: dict[str, Any] = {
@@ -433,9 +528,15 @@ def solution_paths(root: Path = ROOT) -> list[Path]:
     return sorted((root / "solutions").glob("*.ipynb"))
 
 
-def build_labs(root: Path = ROOT, only: list[Path] | None = None) -> list[Path]:
-    """Regenerate ``labs/`` from ``solutions/`` (or just ``only``); remove orphaned labs."""
-    course = course_config(root)
+def build_labs(
+    root: Path = ROOT, only: list[Path] | None = None, ref: str | None = None
+) -> list[Path]:
+    """Regenerate ``labs/`` from ``solutions/`` (or just ``only``); remove orphaned labs.
+
+    ``ref`` (``make labs REF=v2026.1``): the git ref written into every lab's badge and setup
+    cell, and into the README's lab badges; none given: the branch (``main``).
+    """
+    course = course_config(root).with_ref(ref)
     (root / "labs").mkdir(exist_ok=True)
     written = []
     names = {p.name for p in solution_paths(root)}
@@ -450,6 +551,8 @@ def build_labs(root: Path = ROOT, only: list[Path] | None = None) -> list[Path]:
         if stale.name not in names:
             stale.unlink()
             written.append(stale)
+    if not only and sync_readme(root, course):
+        written.append(root / "README.md")
     return written
 
 
@@ -466,7 +569,10 @@ def format_notebooks(root: Path = ROOT, only: list[Path] | None = None) -> list[
     )
     for path in paths:
         rel = f"{path.parent.name}/{path.name}"
-        text = dumps(canonical(read(path), rel, course))
+        nb = read(path)
+        # a lab keeps the ref it was generated at (`make labs REF=…`); a solution has the branch
+        version = course.with_ref(setup_ref(nb)) if rel.startswith("labs/") else course
+        text = dumps(canonical(nb, rel, version))
         if path.read_text(encoding="utf-8") != text:
             path.write_text(text, encoding="utf-8")
             changed.append(path)
@@ -477,6 +583,14 @@ def check_repository(root: Path = ROOT) -> list[str]:
     """Every problem ``make check`` reports: drift, outputs, leaks, badges, check ids."""
     course = course_config(root)
     problems: list[str] = []
+    refs = lab_refs(root)
+    if len(set(refs.values())) > 1:
+        problems.append(
+            "labs/ mixes refs in its setup cells ("
+            + ", ".join(f"{name}: {ref}" for name, ref in sorted(refs.items()))
+            + "): run `make labs [REF=…]`."
+        )
+    rule: list[str] = []  # the grading rule (tools/grading/lab.py: rule_problems, LINT_STRICT)
     sols = solution_paths(root)
     if not sols:
         problems.append("solutions/ holds no notebooks.")
@@ -488,12 +602,15 @@ def check_repository(root: Path = ROOT) -> list[str]:
             problems.append(str(err))
             continue
         problems += validate(nb, rel, course, is_lab=False)
+        rule += grading_rule_problems(nb, rel)
         if dumps(canonical(nb, rel, course)) != sol.read_text(encoding="utf-8"):
             problems.append(f"{rel}: not in canonical form (run `make format`).")
         lab_path = root / "labs" / sol.name
         lab_rel = f"labs/{sol.name}"
+        # A lab is in sync at the ref its setup cell names (`make labs REF=…`; default main).
         try:
-            expected = dumps(generate_lab(nb, lab_rel, course))
+            lab_course = course.with_ref(refs.get(sol.name))
+            expected = dumps(generate_lab(nb, lab_rel, lab_course))
         except NotebookError as err:
             problems.append(str(err))
             continue
@@ -505,13 +622,39 @@ def check_repository(root: Path = ROOT) -> list[str]:
         except NotebookError as err:
             problems.append(str(err))
             continue
-        problems += validate(lab, lab_rel, course, is_lab=True)
+        problems += validate(lab, lab_rel, lab_course, is_lab=True)
         if lab_path.read_text(encoding="utf-8") != expected:
             problems.append(f"{lab_rel}: out of date with {rel} (run `make labs`).")
     for lab_path in sorted((root / "labs").glob("*.ipynb")):
         if not (root / "solutions" / lab_path.name).exists():
             problems.append(f"labs/{lab_path.name}: has no solution notebook (run `make labs`).")
-    return problems + check_readme(root)
+    return problems + rule_verdict(rule) + check_readme(root)
+
+
+def rule_verdict(rule: list[str]) -> list[str]:
+    """The grading rule's problems as `make check` problems (``LINT_STRICT``), else warnings."""
+    if rule and not lint_strict():
+        print(
+            f"warning: {len(rule)} problem(s) with the grading rule, not failing `make check` "
+            "because tools/grading/lab.py LINT_STRICT is False:\n  " + "\n  ".join(rule),
+            file=sys.stderr,
+        )
+        return []
+    return rule
+
+
+def grading_rule_problems(nb: dict[str, Any], relpath: str) -> list[str]:
+    """The grading rule's lint of one solution notebook (``tools.grading.lab.rule_problems``):
+    every name a check takes from the student's kernel is a function, class or declared model."""
+    from .grading import lab  # lazy: tools.grading.lab imports this module
+
+    return lab.rule_problems(nb, relpath)
+
+
+def lint_strict() -> bool:
+    from .grading import lab
+
+    return bool(lab.LINT_STRICT)
 
 
 # --------------------------------------------------------------------------- README badges
@@ -521,14 +664,40 @@ README_BADGE_RE = re.compile(
 )
 
 
-def sync_readme(root: Path = ROOT) -> bool:
-    """Point the README's Colab badges at the configured repository; True when it changed."""
+def lab_refs(root: Path = ROOT) -> dict[str, str]:
+    """The ref each generated lab's setup cell names, by file name (labs without one left out)."""
+    refs = {}
+    for path in sorted((root / "labs").glob("*.ipynb")):
+        try:
+            ref = setup_ref(read(path))
+        except NotebookError:
+            continue
+        if ref:
+            refs[path.name] = ref
+    return refs
+
+
+def _readme_course(root: Path, course: Course | None = None) -> Course:
+    """The README's badges open the labs at the labs' ref (one ref; else the branch)."""
+    if course is not None:
+        return course
+    refs = set(lab_refs(root).values())
+    return course_config(root).with_ref(refs.pop() if len(refs) == 1 else None)
+
+
+def _readme_badge(course: Course, rel: str) -> str:
+    """A lab badge opens the labs' ref; a solution badge the branch (solutions are not released)."""
+    return (course if rel.startswith("labs/") else course.with_ref(None)).badge_url(rel)
+
+
+def sync_readme(root: Path = ROOT, course: Course | None = None) -> bool:
+    """Point the README's Colab badges at the configured repository and the labs' ref."""
     readme = root / "README.md"
     if not readme.exists():
         return False
-    course = course_config(root)
+    course = _readme_course(root, course)
     text = readme.read_text(encoding="utf-8")
-    new = README_BADGE_RE.sub(lambda m: course.badge_url(m.group(1)), text)
+    new = README_BADGE_RE.sub(lambda m: _readme_badge(course, m.group(1)), text)
     if new != text:
         readme.write_text(new, encoding="utf-8")
     return new != text
@@ -539,13 +708,13 @@ def check_readme(root: Path = ROOT) -> list[str]:
     readme = root / "README.md"
     if not readme.exists():
         return ["README.md is missing."]
-    course = course_config(root)
+    course = _readme_course(root)
     problems = []
     for match in README_BADGE_RE.finditer(readme.read_text(encoding="utf-8")):
         url, rel = match.group(0), match.group(1)
-        if url != course.badge_url(rel):
+        if url != _readme_badge(course, rel):
             problems.append(
-                f"README.md: badge {url} should be {course.badge_url(rel)} (run `make format`)."
+                f"README.md: badge {url} should be {_readme_badge(course, rel)} (run `make format`)."
             )
         if not (root / rel).exists():
             problems.append(f"README.md: badge points to {rel}, which does not exist.")

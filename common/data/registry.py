@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..colab import fix_for as _known_fix
 from ..env import Profile
 from ..env import profile as current_profile
 
@@ -32,8 +33,10 @@ class PackageConflictError(DatasetUnavailableError):
 
 
 # tensorflow-metadata's last releases generated for protobuf 5 (1.17.x) import on Colab's
-# protobuf 5.29; 1.18 onwards need protobuf ≥ 6.31.1.
-TFMETADATA_FOR_PROTOBUF5 = "tensorflow-metadata<1.18"
+# protobuf 5.29; 1.18 onwards need protobuf ≥ 6.31.1. The one list of such fixes is
+# common.colab.KNOWN_FIXES, which the setup cell applies on Colab before anything imports them;
+# this error names the same fix wherever it was not applied.
+TFMETADATA_FOR_PROTOBUF5 = _known_fix("tensorflow-metadata").install
 
 
 def import_tfds() -> Any:
