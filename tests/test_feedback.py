@@ -173,3 +173,50 @@ def test_bad_marks_file_is_a_clear_error(tmp_path):
         assert "points is 9; expected a number from 0 to 2" in str(err)
     else:
         raise AssertionError("an out-of-range mark rendered a page")
+
+
+def test_unreadable_notebook_gets_one_clear_paragraph(tmp_path):
+    out = make_out(tmp_path, {})
+    reason = (
+        "00_fixture.ipynb is not valid notebook JSON (Unterminated string starting at: line 3, "
+        "column 5), so the file is damaged or is not a notebook"
+    )
+    data = [r for r in written.read_csv(out / "grades.csv", GRADES) if r["student"] != "bob"]
+    data += [
+        dict(
+            student="bob",
+            lab=LAB,
+            check=c,
+            points="0",
+            max_points=m,
+            status="invalid",
+            message=reason,
+        )
+        for c, m in (("ex1_add", "2"), ("ex2_mul", "1"))
+    ]
+    written.write_csv(out / "grades.csv", GRADES, data)
+    summary = written.read_csv(out / "summary.csv", SUMMARY)
+    summary[1]["flags"] = f"invalid notebook: {reason}"
+    written.write_csv(out / "summary.csv", SUMMARY, summary)
+    feedback.write_feedback(out, solutions=SOLUTIONS)
+    html = (out / "feedback" / "bob.html").read_text(encoding="utf-8")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", html))
+    assert html.count("not valid notebook JSON") == 1  # once, not once per check and flag
+    assert "Your notebook was not graded" in text and "Download .ipynb" in text
+    assert "The grader ran your notebook" not in text and " at at " not in text
+    assert "<table>" not in html and "graded as handed in" not in html
+
+
+def test_latex_in_a_question_becomes_mathml(tmp_path):
+    """Lab 01's question: `$w_1, w_2, b$` renders as MathML (no script, no external font)."""
+    from tools import notebooks
+
+    (q,) = written.lab_questions("01_perceptron_mlp", notebooks.SOLUTIONS)
+    html = str(feedback.markdown(q.prompt))
+    assert "$" not in html
+    assert '<math xmlns="http://www.w3.org/1998/Math/MathML" display="inline">' in html
+    assert "<msub><mi>w</mi><mn>1</mn></msub>" in html
+    assert "<script" not in html
+    # a dollar amount and escaped HTML stay text
+    plain = str(feedback.markdown("It costs $5 and <b>x</b>, $a+b$."))
+    assert "$5" in plain and "&lt;b&gt;" in plain and plain.count("<math") == 1

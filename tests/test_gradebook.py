@@ -57,12 +57,14 @@ def test_one_row_per_student_one_column_per_lab_and_a_total(grades):
     ]
     table = {r["Student"]: (r["00_fixture"], r["01_other"], r["Total"]) for r in rows}
     # lab 00's written marks were merged: its `total` counts, not the automatic `score`
+    assert rows[0]["Student"] == gradebook.POINTS_POSSIBLE
     assert table == {
+        gradebook.POINTS_POSSIBLE: ("10", "4", "14"),
         "alice": ("8", "4", "12"),
         "bob": ("7", "0", "7"),
         "carol": ("0", "1.5", "1.5"),
     }
-    assert {r["Student"]: r["SIS Login ID"] for r in rows} == {
+    assert {r["Student"]: r["SIS Login ID"] for r in rows[1:]} == {
         "alice": "alice",
         "bob": "bob",
         "carol": "carol",
@@ -76,7 +78,8 @@ def test_one_row_per_student_one_column_per_lab_and_a_total(grades):
 def test_unmerged_written_marks_are_noted(tmp_path):
     summary(tmp_path / "g" / "00", "00_fixture", {"alice": ("5", "7")})
     _, rows, notes = gradebook.build(tmp_path / "g", solutions=SOLUTIONS)
-    assert rows[0]["00_fixture"] == "5"
+    # 7 points of checks and the lab's 3 points of written questions, not yet marked
+    assert (rows[0]["00_fixture"], rows[1]["00_fixture"]) == ("10", "5")
     assert notes == [
         {
             "student": "alice",
@@ -120,7 +123,7 @@ def test_cli_writes_the_csv_and_the_notes(grades):
     assert done.returncode == 0, done.stderr
     with (grades / "gradebook.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
-    assert [r["Student"] for r in rows] == ["alice", "bob", "carol"]
+    assert [r["Student"] for r in rows] == [gradebook.POINTS_POSSIBLE, "alice", "bob", "carol"]
     assert "note: carol 00_fixture: no submission graded: 0" in done.stdout
     assert (grades / "gradebook.notes.csv").read_text().count("no submission") == 2
 
@@ -133,3 +136,14 @@ def test_errors_name_the_problem(tmp_path, grades):
     summary(grades / "00-again", "00_fixture", {"eve": ("1", "7")})
     with pytest.raises(gradebook.GradebookError, match="lab 00_fixture is graded twice"):
         gradebook.build(grades, solutions=SOLUTIONS)
+
+
+def test_points_possible_row_is_canvas_s_and_optional(grades):
+    """Canvas's export puts each assignment's maximum in a '    Points Possible' row, first."""
+    _, rows, _ = gradebook.build(grades, solutions=SOLUTIONS)
+    top = rows[0]
+    assert top["Student"] == "    Points Possible"
+    assert [top[k] for k in ("ID", "SIS User ID", "SIS Login ID", "Section")] == [""] * 4
+    assert (top["00_fixture"], top["01_other"], top["Total"]) == ("10", "4", "14")
+    _, rows, _ = gradebook.build(grades, solutions=SOLUTIONS, points_possible=False)
+    assert [r["Student"] for r in rows] == ["alice", "bob", "carol"]

@@ -102,6 +102,7 @@ def released(tmp_path_factory) -> Path:
 def test_release_holds_the_student_course_and_nothing_else(released):
     top = sorted(p.name for p in released.iterdir())
     assert top == [
+        ".course-release",
         ".gitignore",
         "LICENSE",
         "README.md",
@@ -172,6 +173,62 @@ def test_bad_dest_is_a_clear_error(tmp_path, where):
     with pytest.raises(release.ReleaseError, match=expected):
         release.release(dest)
     assert not (ROOT / "build" / "release").exists()
+
+
+def test_release_is_for_students_only(released):
+    """No maintainer tooling, no path of the private repository, the true Python and lab count."""
+    import tomllib
+
+    requirements = (released / "requirements.txt").read_text()
+    names = {
+        re.match(r"[A-Za-z0-9_.-]+", line).group(0).lower()
+        for line in requirements.splitlines()
+        if line and not line.startswith("#")
+    }
+    assert not names & release.MAINTAINER_TOOLS, names & release.MAINTAINER_TOOLS
+    assert {"tensorflow", "keras", "numpy", "jupyter", "tensorflow-datasets"} <= names
+    pyproject = tomllib.loads((released / "pyproject.toml").read_text())
+    assert "optional-dependencies" not in pyproject["project"]
+    assert set(pyproject["tool"]) == {"course", "setuptools"}
+    assert any(d.startswith("tensorflow") for d in pyproject["project"]["dependencies"])
+    for lab in (released / "labs").glob("*.ipynb"):
+        text = lab.read_text()
+        assert "solutions/" not in text, lab.name
+        assert "course" not in json.loads(text)["metadata"], lab.name
+    readme = (released / "README.md").read_text()
+    floor = re.search(r'requires-python = ">=([0-9.]+)"', (ROOT / "pyproject.toml").read_text())
+    assert f"(Python {floor.group(1)} or later)" in readme
+    count = len(list((ROOT / "solutions").glob("*.ipynb")))
+    assert (
+        readme.startswith("# ") and f"\n{release.count_word(count)} hands-on Jupyter labs" in readme
+    )
+
+
+def test_release_some_labs_then_update_the_release(tmp_path):
+    dest = tmp_path / "dl-2026"
+    (dest / ".git").mkdir(parents=True)  # a clone of the student repository
+    done = subprocess.run(
+        [sys.executable, "-m", "tools", "release", "--dest", str(dest), "--labs", "00 1"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    first = sorted(p.name[:2] for p in (dest / "labs").glob("*.ipynb"))
+    assert first == ["00", "01"]
+    readme = (dest / "README.md").read_text()
+    assert readme.count("colab-badge.svg") == 2 and "\nTwo hands-on Jupyter labs" in readme
+    (dest / "common" / "stale.py").write_text("# from an older release\n")
+    (dest / "labs" / "00_tensorflow_keras.ipynb").write_text("{}")  # to be replaced
+    release.release(dest, labs=["02"])  # the next week: one more lab, the rest kept
+    assert sorted(p.name[:2] for p in (dest / "labs").glob("*.ipynb")) == ["00", "01", "02"]
+    assert (dest / "labs" / "00_tensorflow_keras.ipynb").read_text() == "{}"  # not named: kept
+    assert not (dest / "common" / "stale.py").exists() and (dest / ".git").is_dir()
+    assert (dest / "README.md").read_text().count("colab-badge.svg") == 3
+    release.release(dest, labs=["00"])
+    assert json.loads((dest / "labs" / "00_tensorflow_keras.ipynb").read_text())["cells"]
+    with pytest.raises(release.ReleaseError, match="unknown lab"):
+        release.release(dest, labs=["77"])
 
 
 # --------------------------------------------------------------------------- a separate student repository
@@ -328,13 +385,31 @@ def test_release_graded_end_to_end_without_repair_flags(tmp_path):
     _cli(root, "feedback", "--out", str(out), "--marks", str(marks))
     assert "not marked yet" not in (out / "feedback" / "alice.html").read_text()
 
+    marks.unlink()  # the marked copy is gone: OUT keeps the merged marks (OUT/marks.csv)
+
+    # grading the lab again (as `make grade` does: grade, written, feedback) keeps every mark
+    grade_args = ["grade", "--lab", "00", "--submissions", str(submissions), "--out", str(out)]
+    _cli(root, *grade_args, "--jobs", "2", "--cell-timeout", "30", "--student-timeout", "120")
+    _cli(root, "written", "--out", str(out))
+    _cli(root, "feedback", "--out", str(out))
+    again = {
+        r["student"]: (r["score"], r["written_score"], r["total"], r["max_total"])
+        for r in _csv(out / "summary.csv")
+    }
+    assert again == merged
+    assert _csv(out / "written.csv")[0]["points"] == "2"
+    page = (out / "feedback" / "alice.html").read_text()
+    assert "not marked yet" not in page and "9 / 10" in page
+
     done = _cli(root, "gradebook", "--grades", str(tmp_path / "grades"))
     book = _csv(tmp_path / "grades" / "gradebook.csv")
     assert [(r["Student"], r["00_fixture"], r["Total"]) for r in book] == [
+        ("    Points Possible", "10", "10"),
         ("alice", "9", "9"),
         ("bob", "0", "0"),
     ]
     assert "2 student(s) × 1 lab(s)" in done.stdout
+    assert "note:" not in done.stdout
 
 
 # --------------------------------------------------------------------------- a real lab
@@ -368,3 +443,106 @@ def test_released_lab_runs_up_to_its_first_exercise(released):
     assert errors, "the released lab ran without any error: no exercise was cut out"
     assert errors[0].error == "NotImplementedError", errors[0]
     assert results[-1].error is None, f"the lab imported another `common`: {results[-1].message}"
+
+
+# --------------------------------------------------------------------------- one ref (issue 26)
+
+
+def _setup_and_badge(nb: dict) -> tuple[str, str]:
+    setup = next(notebooks.source(c) for c in nb["cells"] if notebooks.role(c) == "setup")
+    ref = re.search(r'^REF = "([^"]*)"', setup, flags=re.M).group(1)
+    badge = notebooks.BADGE_RE.search(notebooks.source(nb["cells"][0])).group(0)
+    return ref, badge.split("/blob/")[1].split("/")[0]
+
+
+@pytest.mark.parametrize("ref", [None, "v2026.1", "3f2c9e1" * 5 + "00000"])
+def test_generated_lab_setup_cell_and_badge_name_the_same_ref(ref):
+    """`make labs REF=…`: the clone and the badge name one ref; main only when none is given."""
+    course = notebooks.course_config(ROOT).with_ref(ref)
+    solution = notebooks.read(notebooks.solution_paths(ROOT)[0])
+    lab = notebooks.generate_lab(solution, "labs/00_x.ipynb", course)
+    cell_ref, badge_ref = _setup_and_badge(lab)
+    assert cell_ref == badge_ref == (ref or "main")
+    if ref:
+        assert "main" not in (cell_ref, badge_ref)
+    assert notebooks.setup_ref(lab) == (ref or "main")
+
+
+def _ref_problems(root: Path) -> list[str]:
+    """`make check`'s problems about labs in sync, badges and refs (not the grading rule's)."""
+    words = ("out of date", "badge", "mixes refs", "canonical", "missing")
+    return [p for p in notebooks.check_repository(root) if any(w in p for w in words)]
+
+
+def test_make_labs_ref_bakes_one_ref_into_labs_and_readme_and_check_accepts_it(tmp_path):
+    root = tmp_path / "course"
+    shutil.copytree(
+        ROOT, root, ignore=shutil.ignore_patterns(".git", ".venv*", "build", "grades", "*.pyc")
+    )
+    notebooks.build_labs(root, ref="v2026.1")
+    refs = notebooks.lab_refs(root)
+    assert set(refs.values()) == {"v2026.1"} and len(refs) == len(notebooks.solution_paths(root))
+    readme = (root / "README.md").read_text()
+    assert "/blob/v2026.1/labs/00_" in readme and "/blob/main/labs/" not in readme
+    assert "/blob/main/solutions/00_" in readme  # solutions are never released: the branch
+    assert _ref_problems(root) == []
+    lab = root / "labs" / notebooks.solution_paths(root)[1].name
+    lab.write_text(lab.read_text().replace("v2026.1", "v2025.9"))  # consistent, yet another ref
+    problems = "\n".join(_ref_problems(root))
+    assert "mixes refs" in problems
+    notebooks.build_labs(root)  # no ref: back to the branch
+    assert set(notebooks.lab_refs(root).values()) == {"main"}
+    assert _ref_problems(root) == []
+
+
+def test_with_ref_rejects_what_is_not_a_ref():
+    course = notebooks.course_config(ROOT)
+    for bad in ("v1 2", "../main", "a/b", "-x"):
+        with pytest.raises(notebooks.NotebookError, match="Not a git ref"):
+            course.with_ref(bad)
+    with pytest.raises(notebooks.NotebookError, match="full 40-character hash"):
+        course.with_ref("3f2c9e1")
+
+
+def test_release_tag_names_one_ref_everywhere_and_prints_the_push_command(tmp_path):
+    dest = tmp_path / "release"
+    done = subprocess.run(
+        [sys.executable, "-m", "tools", "release", "--dest", str(dest), "--tag", "v2026.1"],
+        cwd=ROOT,
+        env=dict(os.environ, PYTHONPATH=str(ROOT)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert f"git -C {dest} tag v2026.1" in done.stdout
+    assert f"git -C {dest} push origin HEAD v2026.1" in done.stdout
+    for path in sorted((dest / "labs").glob("*.ipynb")):
+        assert _setup_and_badge(notebooks.read(path)) == ("v2026.1", "v2026.1"), path.name
+    readme = (dest / "README.md").read_text()
+    assert "/blob/main/" not in readme and readme.count("/blob/v2026.1/labs/") == len(
+        list((dest / "labs").glob("*.ipynb"))
+    )
+    assert "This is release `v2026.1`" in readme and "make release TAG=v2026.1" in readme
+    untagged = tmp_path / "untagged"
+    release.release(untagged)
+    for path in sorted((untagged / "labs").glob("*.ipynb")):
+        assert _setup_and_badge(notebooks.read(path)) == ("main", "main"), path.name
+    assert "This is release" not in (untagged / "README.md").read_text()
+
+
+def test_a_tagged_released_lab_is_graded_without_a_repair_flag(tmp_path):
+    """Its setup cell names the tag, the canonical one the branch: the same cell, no flag."""
+    from tools.grading import lab as grading_lab
+    from tools.grading import sanitiser
+
+    course = notebooks.course_config(ROOT).released().with_ref("v2026.1")
+    solution = notebooks.solution_paths(ROOT)[0]
+    released = notebooks.generate_lab(notebooks.read(solution), f"labs/{solution.name}", course)
+    assert notebooks.setup_ref(released) == "v2026.1"
+    _, flags = sanitiser.sanitise(released, grading_lab.load_lab(solution.name[:2]))
+    assert flags == []
+    setup = next(c for c in released["cells"] if notebooks.role(c) == "setup")
+    setup["source"] = notebooks.source(setup).replace("colab.fix_known_conflicts()", "pass")
+    _, flags = sanitiser.sanitise(released, grading_lab.load_lab(solution.name[:2]))
+    assert flags == ["the setup cell was edited: restored the original"], flags

@@ -270,3 +270,124 @@ def test_cli_collects_and_merges_and_reports_errors(tmp_path):
     )
     assert merged.returncode == 0, merged.stderr
     assert rows(out / "summary.csv")[0]["total"] == "7.5"
+
+
+# --------------------------------------------------------------------------- marks are never lost
+
+
+def regrade(out: Path, **changed: dict) -> None:
+    """What grading the lab again does to OUT: new work copies, summary.csv without marks."""
+    for student, nb in changed.items():
+        (out / "work" / student / f"{LAB}.ipynb").write_text(json.dumps(nb))
+    data = rows(out / "summary.csv")
+    written.write_csv(out / "summary.csv", ["student", "lab", "score", "max_score", "flags"], data)
+
+
+def totals(out: Path) -> dict[str, tuple[str, str]]:
+    return {r["student"]: (r["written_score"], r["total"]) for r in rows(out / "summary.csv")}
+
+
+def test_regrade_keeps_the_merged_marks_in_the_summary(tmp_path):
+    out = marked_out(tmp_path, FULL_MARKS)
+    written.merge(out, out / "written.csv", SOLUTIONS)
+    assert totals(out) == {"alice": ("2.5", "7.5"), "bob": ("1", "6")}
+    regrade(out)  # `make grade` again: summary.csv rewritten without the written columns
+    assert "total" not in rows(out / "summary.csv")[0]
+    written.collect(out, SOLUTIONS)  # …which `make grade` runs next
+    assert totals(out) == {"alice": ("2.5", "7.5"), "bob": ("1", "6")}
+    assert {(r["student"], r["question"]): r["points"] for r in rows(out / "written.csv")} == {
+        ("alice", "why_add"): "2",
+        ("alice", "loop_sum"): "0.5",
+        ("bob", "why_add"): "1",
+        ("bob", "loop_sum"): "0",
+    }
+
+
+def test_marks_merged_from_a_copy_are_kept_shown_and_counted(tmp_path):
+    from tools import feedback, gradebook
+
+    out = marked_out(tmp_path, {})
+    copy_path = tmp_path / "marked-by-ta.csv"  # the instructor marks a copy, elsewhere
+    copy_path.write_bytes((out / "written.csv").read_bytes())
+    set_points(copy_path, FULL_MARKS)
+    written.merge(out, copy_path, SOLUTIONS)
+    copy_path.unlink()  # the copy is gone: OUT holds the marks now
+    assert (out / written.MARKS_FILE).exists()
+    assert {(r["student"], r["question"]): r["points"] for r in rows(out / "written.csv")}[
+        ("alice", "why_add")
+    ] == "2"
+    regrade(out)  # summary.csv without the written columns, `written` not run yet
+    # the gradebook re-applies the merged marks by itself
+    _, book, notes = gradebook.build(tmp_path, solutions=SOLUTIONS)
+    assert {r["Student"]: r[LAB] for r in book[1:]} == {"alice": "7.5", "bob": "6"}
+    assert notes == []
+    # and so do the feedback pages, with no --marks
+    feedback.write_feedback(out, solutions=SOLUTIONS)
+    page = (out / "feedback" / "alice.html").read_text()
+    assert "not marked yet" not in page and "2.5 / 3" in page and "7.5 / 10" in page
+    written.collect(out, SOLUTIONS)
+    assert totals(out) == {"alice": ("2.5", "7.5"), "bob": ("1", "6")}
+
+
+def test_a_changed_answer_drops_only_its_own_mark(tmp_path):
+    from tools import gradebook
+
+    out = marked_out(tmp_path, FULL_MARKS)
+    written.merge(out, out / "written.csv", SOLUTIONS)
+    new = as_graded(answer(answer(lab(), "q-add", "One operation."), "q-loop", "it sums 0..4"))
+    regrade(out, alice=new)  # alice resubmitted a new loop_sum answer
+    written.collect(out, SOLUTIONS)
+    got = {(r["student"], r["question"]): r["points"] for r in rows(out / "written.csv")}
+    assert got[("alice", "why_add")] == "2" and got[("alice", "loop_sum")] == ""
+    assert totals(out) == {"alice": ("", ""), "bob": ("1", "6")}
+    _, book, notes = gradebook.build(tmp_path, solutions=SOLUTIONS)
+    assert {r["Student"]: r[LAB] for r in book[1:]} == {"alice": "5", "bob": "6"}
+    assert [n["student"] for n in notes] == ["alice"] and "not marked" in notes[0]["note"]
+    # an old copy that marked the old answer is refused; the new file merges
+    stale = tmp_path / "old.csv"
+    written.write_csv(
+        stale,
+        written.WRITTEN_COLUMNS,
+        [
+            dict(
+                r,
+                answer="10"
+                if r["question"] == "loop_sum" and r["student"] == "alice"
+                else r["answer"],
+                points=r["points"] or "1",
+            )
+            for r in rows(out / "written.csv")
+        ],
+    )
+    with pytest.raises(written.MarksError, match="not the student's current answer"):
+        written.merge(out, stale, SOLUTIONS)
+    set_points(out / "written.csv", {("alice", "loop_sum"): "1"})
+    written.merge(out, out / "written.csv", SOLUTIONS)
+    assert totals(out) == {"alice": ("3", "8"), "bob": ("1", "6")}
+
+
+def test_semicolons_get_a_hint_and_a_decimal_comma_is_accepted(tmp_path):
+    out = marked_out(tmp_path, FULL_MARKS | {("alice", "loop_sum"): "0,5"})
+    written.merge(out, out / "written.csv", SOLUTIONS)  # "0,5" quoted in a comma CSV
+    assert totals(out)["alice"] == ("2.5", "7.5")
+    semi = tmp_path / "semi.csv"
+    text = (out / "written.csv").read_text()
+    semi.write_text(text.replace(",", ";"))
+    with pytest.raises(written.MarksError, match=r"separated by semicolons .*expected commas"):
+        written.merge(out, semi, SOLUTIONS)
+    set_points(out / "written.csv", {("bob", "why_add"): "1,2,3"})
+    with pytest.raises(written.MarksError, match=r"points is '1,2,3'.*1\.5 or 1,5"):
+        written.merge(out, out / "written.csv", SOLUTIONS)
+
+
+def test_a_mark_edited_after_the_merge_survives_a_regrade_until_merged(tmp_path):
+    out = marked_out(tmp_path, FULL_MARKS)
+    written.merge(out, out / "written.csv", SOLUTIONS)
+    set_points(out / "written.csv", {("bob", "why_add"): "2"})  # changed, not merged yet
+    regrade(out)
+    written.collect(out, SOLUTIONS)
+    got = {(r["student"], r["question"]): r["points"] for r in rows(out / "written.csv")}
+    assert got[("bob", "why_add")] == "2"  # the working copy is not overwritten
+    assert totals(out)["bob"] == ("1", "6")  # the summary holds what was merged
+    written.merge(out, out / "written.csv", SOLUTIONS)
+    assert totals(out)["bob"] == ("2", "7")

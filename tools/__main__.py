@@ -19,6 +19,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     labs = sub.add_parser("labs", help="regenerate labs/ from solutions/")
     labs.add_argument("paths", nargs="*", help="solution notebooks (default: all)")
+    labs.add_argument(
+        "--ref", help="git ref (tag or commit) for badges and setup cells (default: the branch)"
+    )
     fmt = sub.add_parser("format", help="rewrite solutions/ and labs/ in canonical form")
     fmt.add_argument("paths", nargs="*", help="notebooks (default: all)")
     sub.add_parser("check", help="fail on drift, outputs, leaks, bad badges, bad check ids")
@@ -33,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     grade_cli.add_arguments(grading_parser)
     rel = sub.add_parser("release", help="write the student course (no solutions) into DEST")
-    rel.add_argument("--dest", help="an empty folder outside this repository")
+    rel.add_argument("--dest", help="an empty folder outside this repository, or a release")
+    rel.add_argument("--labs", help='the labs to release, e.g. "00 01" (default: all)')
+    rel.add_argument("--tag", help="git tag (or commit) the badges and setup cells name")
     wr = sub.add_parser(
         "written",
         help="collect written answers into OUT/written.csv, or --merge marks into summary.csv",
@@ -57,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
     gb.add_argument("--output", help="gradebook file (default GRADES/gradebook.csv)")
     gb.add_argument("--roster", help="CSV: student (folder name) + Canvas/Moodle identifiers")
     gb.add_argument("--solutions", type=Path, default=notebooks.SOLUTIONS)
+    gb.add_argument(
+        "--no-points-possible",
+        action="store_true",
+        help="leave out Canvas's 'Points Possible' row (for Moodle)",
+    )
     verify = sub.add_parser(
         "verify-full",
         help="run every lab in the full profile; write build/full-results.md",
@@ -69,19 +79,21 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "grade":
         return grade_cli.run_cli(args)
     if args.command == "release":
-        return release.run_cli(args.dest)
+        return release.run_cli(args.dest, args.labs, args.tag or None)
     if args.command == "written":
         return written.run_cli(args.out, args.merge, args.solutions)
     if args.command == "feedback":
         return feedback.run_cli(args.out, args.marks, args.solutions)
     if args.command == "gradebook":
-        return gradebook.run_cli(args.grades, args.output, args.roster, args.solutions)
+        return gradebook.run_cli(
+            args.grades, args.output, args.roster, args.solutions, not args.no_points_possible
+        )
     if args.command == "verify-full":
         return verify_full.run_cli(args)
 
     try:
         if args.command == "labs":
-            for path in notebooks.build_labs(only=args.paths or None):
+            for path in notebooks.build_labs(only=args.paths or None, ref=args.ref):
                 print(f"wrote {path.relative_to(notebooks.ROOT)}")
             return 0
         if args.command == "figures":

@@ -5,7 +5,7 @@ read offline or upload to an LMS: the lab, the automatic score, every check with
 points and message (hidden checks included), the grader's flags, and the written answers with
 their marks, or "not marked yet". Rendered with Jinja2 and autoescaping, so nothing a student
 wrote (answers, names in messages) can inject markup; the questions (course text) go through
-mistune with raw HTML escaped.
+mistune with raw HTML escaped, their LaTeX (``$…$``) turned into MathML by latex2mathml.
 
 ``python -m tools feedback --out OUT [--marks MARKS.csv]`` reads ``OUT/summary.csv``,
 ``OUT/grades.csv`` and the marks (``OUT/written.csv`` unless ``--marks`` names another file).
@@ -14,6 +14,7 @@ mistune with raw HTML escaped.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import sys
 from collections import defaultdict
 from pathlib import Path
@@ -38,12 +39,40 @@ def _environment():
     )
 
 
+MATH_RE = re.compile(r"(?<![\\$])(\$\$(.+?)\$\$|\$(?=\S)([^$\n]+?)(?<=\S)\$)(?!\d)", re.DOTALL)
+
+
+def _mathml(latex: str, block: bool) -> str:
+    """LaTeX as MathML (every current browser renders it, with no script or font to embed);
+    the LaTeX itself, escaped, where the converter cannot read it."""
+    import html
+
+    import latex2mathml.converter
+
+    try:
+        return latex2mathml.converter.convert(latex.strip(), display="block" if block else "inline")
+    except Exception:  # an unsupported command: show the source rather than nothing
+        return f"<code>{html.escape(latex)}</code>"
+
+
 def markdown(text: str):
-    """Course-written markdown (a question) as HTML; raw HTML in it is escaped, not passed on."""
+    """Course-written markdown (a question) as HTML; raw HTML in it is escaped, not passed on.
+
+    ``$…$`` and ``$$…$$`` become MathML, so the page stays one self-contained file.
+    """
     import markupsafe
     import mistune
 
-    return markupsafe.Markup(mistune.create_markdown(escape=True)(text))
+    formulas: list[str] = []
+
+    def stash(match: re.Match) -> str:
+        block = match.group(2) is not None
+        formulas.append(_mathml(match.group(2) if block else match.group(3), block))
+        return f"MATHPLACEHOLDER{len(formulas) - 1}X"
+
+    body = mistune.create_markdown(escape=True)(MATH_RE.sub(stash, text))
+    body = re.sub(r"MATHPLACEHOLDER(\d+)X", lambda m: formulas[int(m.group(1))], body)
+    return markupsafe.Markup(body)
 
 
 def lab_title(lab: str, solutions: Path = SOLUTIONS) -> str:
@@ -65,7 +94,7 @@ def _float(text: str | None) -> float:
 def write_feedback(out: Path, marks: Path | None = None, solutions: Path = SOLUTIONS) -> list[Path]:
     """Render every student's page into ``OUT/feedback/``; returns the files written."""
     out = Path(out)
-    _, summary = written.summary_rows(out)
+    _, summary = written.summary_with_marks(out, solutions)
     grades_path = out / "grades.csv"
     checks = defaultdict(list)
     if grades_path.exists():
@@ -78,6 +107,20 @@ def write_feedback(out: Path, marks: Path | None = None, solutions: Path = SOLUT
         marked = written.read_marks(marks_path, summary, solutions, complete=False)
         for row in written.read_csv(marks_path, written.WRITTEN_COLUMNS):
             answers[(row["student"], row["lab"], row["question"])] = row["answer"]
+    # The merged marks (OUT/marks.csv) are the lab's result: they win over a file's points,
+    # and the answers shown are the graded ones.
+    current = written.current_answers(out, summary, solutions)
+    for (student, lab), per in current.items():
+        if not (out / "work" / student / f"{lab}.ipynb").exists():
+            continue  # no graded copy: the file's answers stand
+        for qid, text in per.items():
+            if not written.same_answer(answers.get((student, lab, qid), text), text):
+                marked.get((student, lab), {}).pop(qid, None)  # a mark of an older answer
+            answers[(student, lab, qid)] = text
+    for key, per in (written.lab_marks(out, summary, solutions) or {}).items():
+        for qid, value in per.items():
+            if value is not None:
+                marked.setdefault(key, {})[qid] = value
     template = _environment().get_template("feedback.html.j2")
     folder = out / "feedback"
     folder.mkdir(parents=True, exist_ok=True)
@@ -102,14 +145,26 @@ def write_feedback(out: Path, marks: Path | None = None, solutions: Path = SOLUT
         all_marked = all(item["points"] is not None for item in items)
         written_score = sum(_float(i["points"]) for i in items if i["points"] is not None)
         written_max = sum(q.points for q in qs)
+        rows = checks.get((student, lab), [])
+        statuses = {c["status"] for c in rows}
+        reasons = {c["message"] for c in rows}
+        not_graded = ""  # one paragraph, not the same message once per check
+        if rows and len(statuses) == 1 and statuses <= {"missing", "invalid"} and len(reasons) == 1:
+            not_graded = next(iter(reasons)).rstrip(".")
+        prefixes = ("missing: ", "invalid notebook: ")
+        flags = [f for f in (row.get("flags") or "").split("; ") if f.strip()]
+        if not_graded:
+            flags = [f for f in flags if not (f.startswith(prefixes) and not_graded in f)]
         context: dict[str, Any] = {
+            "not_graded": not_graded,
+            "not_graded_status": next(iter(statuses)) if not_graded else "",
             "student": student,
             "lab": lab,
             "title": titles[lab],
             "score": row["score"],
             "max_score": row["max_score"],
-            "checks": checks.get((student, lab), []),
-            "flags": [f for f in (row.get("flags") or "").split("; ") if f.strip()],
+            "checks": rows,
+            "flags": flags,
             "written": items,
             "written_score": written.num(written_score) if all_marked else None,
             "written_max": written.num(written_max),

@@ -17,12 +17,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from .notebooks import ROOT, solution_paths
+from .progress import Progress
 
 RECORD_ENV = "LAB_CHECK_RECORD"  # common.checks.RECORD_ENV, without importing common here
 
@@ -47,8 +50,15 @@ class LabRun:
     errors: list[str]  # non-check cells that raised: the lab itself is broken here
 
 
-def run_lab(path: Path, profile: str = "full", cell_timeout: int = 3600) -> LabRun:
-    """Execute one solution notebook cell by cell in a fresh kernel; time and record checks."""
+def run_lab(
+    path: Path,
+    profile: str = "full",
+    cell_timeout: int = 3600,
+    on_cell: Callable[[int, int], None] | None = None,
+) -> LabRun:
+    """Execute one solution notebook cell by cell in a fresh kernel; time and record checks.
+
+    ``on_cell(done, total)`` is called before each code cell (for the progress bar)."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
@@ -68,10 +78,15 @@ def run_lab(path: Path, profile: str = "full", cell_timeout: int = 3600) -> LabR
         errors: list[str] = []
         start = last = time.perf_counter()
         seen = 0
+        total = sum(c.cell_type == "code" for c in nb.cells)
+        done = 0
         with _environment(env), client.setup_kernel():
             for index, cell in enumerate(nb.cells):
                 if cell.cell_type != "code":
                     continue
+                if on_cell:
+                    on_cell(done, total)
+                done += 1
                 course = cell.get("metadata", {}).get("course", {})
                 error = ""
                 try:
@@ -207,6 +222,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="full", choices=["full", "smoke"])
     parser.add_argument("--out", default=str(ROOT / "build" / "full-results.md"))
     parser.add_argument("--cell-timeout", type=int, default=3600)
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr (default: when stderr is a terminal; otherwise plain "
+        "progress lines)",
+    )
 
 
 def run_cli(args: argparse.Namespace) -> int:
@@ -221,17 +243,33 @@ def run_cli(args: argparse.Namespace) -> int:
             return 2
         paths = [known[lab] for lab in args.labs]
     runs = []
-    for path in paths:
-        print(f"== {path.stem} ({args.profile}) …", flush=True)
-        run = run_lab(path, args.profile, args.cell_timeout)
-        ok = sum(c.status == "passed" for c in run.checks)
-        print(f"   {ok}/{len(run.checks)} checks passed in {run.seconds} s", flush=True)
-        for row in run.checks:
-            if row.status != "passed":
-                print(f"   ✗ {row.check}: {row.status} {row.message[:200]}")
-        for error in run.errors:
-            print(f"   ✗ {error[:300]}")
-        runs.append(run)
+    terminal = sys.stderr.isatty() if args.progress is None else args.progress
+    with Progress(
+        len(paths),
+        "labs",
+        failures="failing",
+        log=None if terminal else (lambda line: print(line, flush=True)),
+        terminal=terminal,
+    ) as bar:
+        for path in paths:
+            bar.print(f"== {path.stem} ({args.profile}) …")
+            bar.note(path.stem)
+
+            def on_cell(done: int, total: int, stem: str = path.stem) -> None:
+                bar.note(f"{stem}: cell {done + 1}/{total}")
+
+            run = run_lab(path, args.profile, args.cell_timeout, on_cell=on_cell)
+            ok = sum(c.status == "passed" for c in run.checks)
+            lines = [f"   {ok}/{len(run.checks)} checks passed in {run.seconds} s"]
+            for row in run.checks:
+                if row.status != "passed":
+                    lines.append(f"   ✗ {row.check}: {row.status} {row.message[:200]}")
+            for error in run.errors:
+                lines.append(f"   ✗ {error[:300]}")
+            failing = bool(run.errors) or ok < len(run.checks)
+            bar.note("")
+            bar.advance("\n".join(lines), failed=failing)
+            runs.append(run)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(markdown(runs, describe_machine()), encoding="utf-8")

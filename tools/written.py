@@ -9,14 +9,25 @@ there instead.
 ``OUT/work/<student>/<lab>.ipynb`` as JSON (nothing is executed) and writes ``OUT/written.csv``
 with the columns ``student,lab,question,answer,points,max_points``. ``points`` is left empty for
 the instructor, except that an unanswered question (the cell still reads *YOUR ANSWER HERE*, is
-empty, or is gone) gets 0. Marks already in ``OUT/written.csv`` are kept for every answer that
-did not change, so grading again never loses marking work.
+empty, or is gone) gets 0. Marks already in ``OUT/written.csv`` or merged into ``OUT/marks.csv``
+are kept for every answer that did not change, so grading again never loses marking work.
 
 ``python -m tools written --out OUT --merge MARKS`` (``make grade … MANUAL=MARKS``) checks every
 mark (present, a number, between 0 and the question's points, one row per student and question)
 and adds to ``OUT/summary.csv`` the columns ``written_score``, ``written_max_score``, ``total``
 (= ``score`` + ``written_score``) and ``max_total``; ``score``/``max_score`` stay the automatic
-part. No notebook runs.
+part. No notebook runs. MARKS may be ``OUT/written.csv`` itself or a copy anywhere else.
+
+A merged mark is part of the lab's result until the instructor changes it: ``merge`` records
+each one, with the answer it marks, in ``OUT/marks.csv`` (the grader's file; do not edit it,
+merge again instead) and writes it into ``OUT/written.csv`` too. Every later step re-applies
+them: ``collect`` after a re-grade (``make grade`` runs it) puts the written columns back into
+``summary.csv``, and ``feedback`` and ``gradebook`` read the summary through
+:func:`summary_with_marks`. A mark is dropped only when the student's answer changed (a new
+submission graded): that answer is then to be marked again.
+
+Spreadsheets in locales with a decimal comma may save ``1,5`` (accepted as 1.5) and separate
+columns by ``;`` (refused with a hint: save with commas).
 """
 
 from __future__ import annotations
@@ -33,6 +44,8 @@ from .notebooks import MD_BEGIN, MD_END, MD_STUB, SOLUTIONS
 
 WRITTEN_COLUMNS = ["student", "lab", "question", "answer", "points", "max_points"]
 MERGED_COLUMNS = ["written_score", "written_max_score", "total", "max_total"]
+MARKS_COLUMNS = ["student", "lab", "question", "answer", "points"]
+MARKS_FILE = "marks.csv"  # OUT/marks.csv: every merged mark with the answer it marks
 
 
 class MarksError(ValueError):
@@ -156,11 +169,28 @@ def read_csv(path: Path, required: list[str]) -> list[dict[str, str]]:
         reader = csv.DictReader(f)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
+            header = ",".join(reader.fieldnames or [])
+            if ";" in header and all(c in header.split(";") for c in required[:2]):
+                raise MarksError(
+                    f"{path}: the columns are separated by semicolons (;), as a spreadsheet "
+                    "set to a language with a decimal comma saves CSV; expected commas. Save "
+                    "it again as CSV with the field delimiter ',' (LibreOffice: Save As → "
+                    "Text CSV → Edit filter settings; Excel: CSV UTF-8 (Comma delimited)). "
+                    "Decimal commas in points (1,5) are fine."
+                )
             raise MarksError(
                 f"{path}: expected the columns {', '.join(required)}; missing {', '.join(missing)} "
                 f"(received {', '.join(reader.fieldnames or []) or 'no header'})."
             )
         return list(reader)
+
+
+def parse_points(raw: str) -> float:
+    """A mark as typed in a spreadsheet: ``1.5``, or ``1,5`` with a decimal comma."""
+    raw = raw.strip()
+    if re.fullmatch(r"[+-]?\d+,\d+", raw):
+        raw = raw.replace(",", ".")
+    return float(raw)
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
@@ -180,41 +210,148 @@ def summary_rows(out: Path) -> tuple[list[str], list[dict[str, str]]]:
     return columns, rows
 
 
-# --------------------------------------------------------------------------- collect
+# --------------------------------------------------------------------------- answers, merged marks
+
+Key = tuple[str, str, str]  # (student, lab, question)
 
 
-def collect(out: Path, solutions: Path = SOLUTIONS) -> Path:
-    """Write ``OUT/written.csv`` from the graded notebooks in ``OUT/work/``."""
+def current_answers(
+    out: Path, summary: list[dict[str, str]], solutions: Path = SOLUTIONS
+) -> dict[tuple[str, str], dict[str, str]]:
+    """(student, lab) -> {question: answer} from the graded copies in ``OUT/work/``.
+
+    Read as JSON, nothing runs; a student with no graded copy (no notebook, invalid JSON) has
+    answered nothing. Labs without written questions are left out.
+    """
     out = Path(out)
-    _, summary = summary_rows(out)
-    target = out / "written.csv"
-    previous: dict[tuple[str, str, str], dict[str, str]] = {}
-    if target.exists():
-        for row in read_csv(target, WRITTEN_COLUMNS):
-            previous[(row["student"], row["lab"], row["question"])] = row
-    rows = []
     cache: dict[str, dict[str, Any] | None] = {}
+    found: dict[tuple[str, str], dict[str, str]] = {}
     for entry in summary:
         student, lab = entry["student"], entry["lab"]
         if lab not in cache:
             path = Path(solutions) / f"{lab}.ipynb"
             cache[lab] = notebooks.read(path) if path.exists() else None
         solution = cache[lab]
-        if solution is None:
+        if solution is None or not questions(solution):
             continue
         work = out / "work" / student / f"{lab}.ipynb"
         try:
             nb = notebooks.read(work) if work.exists() else {"cells": []}
         except notebooks.NotebookError:
             nb = {"cells": []}
-        answers = extract_answers(nb, solution)
-        for q in questions(solution):
-            answer = answers.get(q.id, "")
-            old = previous.get((student, lab, q.id))
-            if old is not None and old["answer"] == answer and old["points"].strip():
-                points = old["points"]
+        found[(student, lab)] = extract_answers(nb, solution)
+    return found
+
+
+def read_merged(out: Path) -> dict[Key, dict[str, str]] | None:
+    """Every mark merged so far (``OUT/marks.csv``), or None when nothing was ever merged."""
+    path = Path(out) / MARKS_FILE
+    if not path.exists():
+        return None
+    return {(r["student"], r["lab"], r["question"]): r for r in read_csv(path, MARKS_COLUMNS)}
+
+
+def same_answer(a: str, b: str) -> bool:
+    """The same answer, up to whitespace (a spreadsheet may rewrite line breaks)."""
+    return _norm(a) == _norm(b)
+
+
+def lab_marks(
+    out: Path, summary: list[dict[str, str]], solutions: Path = SOLUTIONS
+) -> dict[tuple[str, str], dict[str, float | None]] | None:
+    """(student, lab) -> {question: mark or None}: the merged marks that still hold.
+
+    A merged mark holds while the student's answer is the one it marked; an unanswered
+    question is 0. None when nothing was ever merged into ``out``.
+    """
+    merged = read_merged(out)
+    if merged is None:
+        return None
+    answers = current_answers(out, summary, solutions)
+    result: dict[tuple[str, str], dict[str, float | None]] = {}
+    for (student, lab), got in answers.items():
+        per: dict[str, float | None] = {}
+        for qid, answer in got.items():
+            old = merged.get((student, lab, qid))
+            if old is not None and same_answer(old["answer"], answer):
+                per[qid] = parse_points(old["points"])
             else:
-                points = "" if answer else "0"
+                per[qid] = None if answer else 0.0
+        result[(student, lab)] = per
+    return result
+
+
+def summary_with_marks(
+    out: Path, solutions: Path = SOLUTIONS
+) -> tuple[list[str], list[dict[str, str]]]:
+    """``OUT/summary.csv`` with the merged written marks applied (nothing is written).
+
+    Once marks were merged, every row gets :data:`MERGED_COLUMNS`: filled when each of its
+    written questions has a mark that still holds, empty when one must be marked (again).
+    """
+    out = Path(out)
+    columns, summary = summary_rows(out)
+    marks = lab_marks(out, summary, solutions)
+    if marks is None:
+        return columns, summary
+    for row in summary:
+        qs = lab_questions(row["lab"], solutions)
+        got = marks.get((row["student"], row["lab"]), {})
+        values = [got.get(q.id) for q in qs]
+        for column in MERGED_COLUMNS:
+            row[column] = ""
+        if any(v is None for v in values):
+            continue  # an answer to mark (again): checks only until it is
+        written = sum(v or 0.0 for v in values)
+        written_max = sum(q.points for q in qs)
+        row["written_score"] = num(written)
+        row["written_max_score"] = num(written_max)
+        row["total"] = num(float(row["score"] or 0) + written)
+        row["max_total"] = num(float(row["max_score"] or 0) + written_max)
+    columns = [c for c in columns if c not in MERGED_COLUMNS] + MERGED_COLUMNS
+    return columns, summary
+
+
+def apply_marks(out: Path, solutions: Path = SOLUTIONS) -> Path:
+    """Write the merged marks that still hold into ``OUT/summary.csv``."""
+    columns, summary = summary_with_marks(out, solutions)
+    write_csv(Path(out) / "summary.csv", columns, summary)
+    return Path(out) / "summary.csv"
+
+
+# --------------------------------------------------------------------------- collect
+
+
+def collect(out: Path, solutions: Path = SOLUTIONS, prefer_merged: bool = False) -> Path:
+    """Write ``OUT/written.csv`` from the graded notebooks in ``OUT/work/``.
+
+    A mark is kept for every answer that did not change: the one in ``OUT/written.csv`` (the
+    instructor's working copy, perhaps edited since the last merge), else the merged one
+    (``OUT/marks.csv``); ``prefer_merged`` (after a merge) puts the merged ones first. The
+    merged marks go back into ``summary.csv`` (a re-grade rewrote it without them).
+    """
+    out = Path(out)
+    _, summary = summary_rows(out)
+    target = out / "written.csv"
+    previous: dict[Key, dict[str, str]] = {}
+    if target.exists():
+        for row in read_csv(target, WRITTEN_COLUMNS):
+            previous[(row["student"], row["lab"], row["question"])] = row
+    merged = read_merged(out) or {}
+    answers = current_answers(out, summary, solutions)
+    rows = []
+    for entry in summary:
+        student, lab = entry["student"], entry["lab"]
+        if (student, lab) not in answers:
+            continue
+        for q in lab_questions(lab, solutions):
+            answer = answers[(student, lab)].get(q.id, "")
+            points = "" if answer else "0"
+            sources = [merged.get((student, lab, q.id)), previous.get((student, lab, q.id))]
+            for old in sources if prefer_merged else sources[::-1]:
+                if old is not None and same_answer(old["answer"], answer) and old["points"].strip():
+                    points = old["points"].strip()
+                    break
             rows.append(
                 {
                     "student": student,
@@ -226,6 +363,8 @@ def collect(out: Path, solutions: Path = SOLUTIONS) -> Path:
                 }
             )
     write_csv(target, WRITTEN_COLUMNS, rows)
+    if merged:
+        apply_marks(out, solutions)
     return target
 
 
@@ -268,9 +407,11 @@ def read_marks(
             value = None
         else:
             try:
-                value = float(raw)
+                value = parse_points(raw)
             except ValueError:
-                problems.append(f"{where}: points is {raw!r}; {allowed}.")
+                problems.append(
+                    f"{where}: points is {raw!r}; {allowed} (a decimal point or comma: 1.5 or 1,5)."
+                )
                 continue
             if not (0 <= value <= q.points):  # NaN fails this too
                 problems.append(f"{where}: points is {raw}; {allowed}.")
@@ -302,21 +443,45 @@ def read_marks(
 
 
 def merge(out: Path, marks_path: Path, solutions: Path = SOLUTIONS) -> Path:
-    """Add the written marks to ``OUT/summary.csv`` (columns :data:`MERGED_COLUMNS`)."""
+    """Merge the marks of ``marks_path`` (``OUT/written.csv`` or a copy of it).
+
+    Each mark is recorded with the answer it marks in ``OUT/marks.csv`` and written into
+    ``OUT/written.csv``; ``summary.csv`` gets the columns :data:`MERGED_COLUMNS`. A row whose
+    answer is not the student's current one (a copy made before a new submission was graded)
+    is refused: that answer must be marked again.
+    """
     out = Path(out)
-    columns, summary = summary_rows(out)
-    marks = read_marks(Path(marks_path), summary, solutions, complete=True)
-    for row in summary:
-        qs = lab_questions(row["lab"], solutions)
-        got = marks.get((row["student"], row["lab"]), {})
-        written = sum(v or 0 for v in got.values())
-        written_max = sum(q.points for q in qs)
-        row["written_score"] = num(written)
-        row["written_max_score"] = num(written_max)
-        row["total"] = num(float(row["score"] or 0) + written)
-        row["max_total"] = num(float(row["max_score"] or 0) + written_max)
-    columns = [c for c in columns if c not in MERGED_COLUMNS] + MERGED_COLUMNS
-    write_csv(out / "summary.csv", columns, summary)
+    marks_path = Path(marks_path)
+    _, summary = summary_rows(out)
+    marks = read_marks(marks_path, summary, solutions, complete=True)
+    answers = current_answers(out, summary, solutions)
+    typed = {
+        (r["student"], r["lab"], r["question"]): r["answer"]
+        for r in read_csv(marks_path, WRITTEN_COLUMNS)
+    }
+    stale = [
+        f"{marks_path}: student {s!r}, lab {lab!r}, question {q!r}: the answer in this file is "
+        "not the student's current answer (a newer submission was graded since this file was "
+        f"written); mark the new answer in {out / 'written.csv'} and merge that."
+        for (s, lab, q), text in sorted(typed.items())
+        if (s, lab) in answers and not same_answer(text, answers[(s, lab)].get(q, ""))
+    ]
+    if stale:
+        raise MarksError(
+            f"{len(stale)} problem(s) with the marks, nothing merged:\n" + "\n".join(stale)
+        )
+    merged = read_merged(out) or {}
+    for (student, lab), per in marks.items():
+        for qid, value in per.items():
+            merged[(student, lab, qid)] = {
+                "student": student,
+                "lab": lab,
+                "question": qid,
+                "answer": answers.get((student, lab), {}).get(qid, ""),
+                "points": num(value or 0.0),
+            }
+    write_csv(out / MARKS_FILE, MARKS_COLUMNS, [merged[k] for k in sorted(merged)])
+    collect(out, solutions, prefer_merged=True)  # written.csv shows them; summary.csv gets them
     return out / "summary.csv"
 
 
