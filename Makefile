@@ -159,8 +159,9 @@ test-colab:  ## every lab's first contact as on Colab, the full path (T4 too) an
 	  $(COLAB_PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' || \
 	  echo "== note: not Colab's Python 3.13 (no pyenv 3.13.0 here); the packages are Colab's"
 	test -x $(COLAB_BIN)/python || $(COLAB_PYTHON) -m venv $(COLAB_VENV)
-	$(COLAB_BIN)/pip install --quiet --disable-pip-version-check -c colab-constraints.txt \
-	  -c <($(COLAB_OTHER_PINS)) $$(grep -oE '^[A-Za-z0-9_.-]+' colab-constraints.txt) $(COLAB_TOOLS)
+	$(if $(UV_PIN),$(COLAB_BIN)/pip install --quiet --disable-pip-version-check "$(UV_PIN)")
+	$(call pip_install,$(COLAB_VENV),-c colab-constraints.txt -c <($(COLAB_OTHER_PINS)) \
+	  $$(grep -oE '^[A-Za-z0-9_.-]+' colab-constraints.txt) $(COLAB_TOOLS))
 	$(COLAB_BIN)/pip check
 	$(COLAB_FIXES) | xargs -d '\n' $(COLAB_BIN)/pip download --quiet --disable-pip-version-check \
 	  --no-deps -d $(COLAB_WHEELS)

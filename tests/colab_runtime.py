@@ -3,15 +3,15 @@
 Not collected by ``make test`` (no ``test_`` prefix): they need Colab's package versions.
 Every notebook run here happens once and serves every assertion about it (issue 30):
 
-* ``test_first_contact[NN-cpu]``: lab NN as a student meets it on Colab (issue 26). A fresh
-  kernel whose packages are ``.venv-colab``'s, the known conflict included (tensorflow-metadata
-  1.21 with protobuf 5.29.6), plus a ``google.colab`` stand-in, in its own overlay virtualenv
-  (what the setup cell installs lands there, so ``.venv-colab`` keeps the conflict for the next
-  lab). Its setup cell is the *generated lab's*, as shipped, with two lines pointed here: the
-  clone (``REPO``) at a bare repository holding this working tree at the lab's baked-in ref, and
-  ``COURSE`` at a temporary ``/content/course``; the kernel starts in a folder that is not the
-  repository, so the cell must fetch and find ``common`` itself. The rest of the notebook runs in
-  the full profile with tensorflow-datasets mocked and one training step
+* ``test_first_contact[NN-cpu]`` (or ``[NN-t4]``): lab NN as a student meets it on Colab (issue
+  26). A fresh kernel whose packages are ``.venv-colab``'s, the known conflict included
+  (tensorflow-metadata 1.21 with protobuf 5.29.6), plus a ``google.colab`` stand-in, in its own
+  overlay virtualenv (what the setup cell installs lands there, so ``.venv-colab`` keeps the
+  conflict for the next lab). Its setup cell is the *generated lab's*, as shipped, with two
+  lines pointed here: the clone (``REPO``) at a bare repository holding this working tree at the
+  lab's baked-in ref, and ``COURSE`` at a temporary ``/content/course``; the kernel starts in a
+  folder that is not the repository, so the cell must fetch and find ``common`` itself. The rest
+  of the notebook runs in the full profile with tensorflow-datasets mocked and one training step
   (``tests/offline_full.py``, activated right after the setup cell: nothing imports
   tensorflow-datasets before the setup cell has fixed it). Asserted: no error but failed
   accuracy checks on random data; no restart; the setup cell printed exactly its one line and
@@ -22,8 +22,9 @@ Every notebook run here happens once and serves every assertion about it (issue 
   (the control that shows the fix is what makes the labs pass, and what an unknown conflict
   still gets). With ``COURSE_KNOWN_FIXES=off`` in the environment every first-contact test
   fails as well.
-* ``test_full_profile_offline[NN-t4]``: the labs whose ``setup()`` lets the device choose, as on
-  a T4 with ``mixed_float16``, in the same kind of kernel.
+* ``-t4``: the labs whose ``setup()`` lets the device choose (00, 01, 04) take, in that same
+  single run, the path a T4 gives them (``LAB_AUTO_PRECISION=mixed_float16``: ``auto`` resolves
+  to mixed precision on this CPU); the setup line must say so. One full-profile pass per lab.
 * ``test_smoke[NN]``: every solution in the smoke profile on Colab's versions (what ``nbval
   --nbval-lax`` did here before): no cell may raise; the executed notebook is kept in
   ``build/colab-executed/`` and its outputs before the first exercise hold no stderr stream,
@@ -216,7 +217,14 @@ def _prelude(code: str):
     return nbformat.v4.new_code_cell(code, metadata={"course": {"role": "prelude"}})
 
 
-def _first_contact(solution: Path, remote: str, tmp: Path, monkeypatch, control: bool = False):
+def _first_contact(
+    solution: Path,
+    remote: str,
+    tmp: Path,
+    monkeypatch,
+    control: bool = False,
+    precision: str = "float32",
+):
     """Run ``solution`` as a student's first contact on Colab (see the module docstring).
 
     ``control``: only the setup cell and the lab's first ``common.data.load`` cell, unmocked
@@ -224,6 +232,8 @@ def _first_contact(solution: Path, remote: str, tmp: Path, monkeypatch, control:
     """
     venv_kernel, python = _overlay_kernel(tmp)
     _colab_env(monkeypatch, python.parent.parent, "full")
+    if precision != "float32":  # what `auto` resolves to on a T4, forced on this CPU
+        monkeypatch.setenv("LAB_AUTO_PRECISION", precision)
     content = tmp / "content"  # Colab's working folder: not the repository
     content.mkdir()
     nb = nbformat.reads(solution.read_text(encoding="utf-8"), as_version=4)
@@ -242,22 +252,47 @@ def _first_contact(solution: Path, remote: str, tmp: Path, monkeypatch, control:
     return nb, setup, python
 
 
-COLAB_CPU = [pytest.param(p, id=f"{p.stem}-cpu") for p in SOLUTIONS]
+def _lets_device_choose(path) -> bool:
+    """Its setup cell calls common.setup() without pinning float32: a T4 runs it mixed."""
+    nb = json.loads(path.read_text())
+    setup = [
+        "".join(c["source"])
+        for c in nb["cells"]
+        if c.get("metadata", {}).get("course", {}).get("role") == "setup"
+    ]
+    return bool(setup) and not re.search(r"precision\s*=\s*['\"]float32['\"]", setup[0])
 
 
-@pytest.mark.parametrize("solution", COLAB_CPU)
-def test_first_contact(solution, course_remote, tmp_path, monkeypatch):
+# One full-profile pass per lab (issue 30): a lab whose setup() lets the device choose takes the
+# path a T4 gives it (mixed_float16, forced on the CPU by LAB_AUTO_PRECISION), the others the
+# CPU's float32. (The float32 full path of those three labs runs on the pinned versions in
+# `make test-full-path`.)
+FIRST_CONTACT = [
+    pytest.param(p, "mixed_float16", id=f"{p.stem}-t4")
+    if _lets_device_choose(p)
+    else pytest.param(p, "float32", id=f"{p.stem}-cpu")
+    for p in SOLUTIONS
+]
+
+
+@pytest.mark.parametrize(("solution", "precision"), FIRST_CONTACT)
+def test_first_contact(solution, precision, course_remote, tmp_path, monkeypatch):
     assert metadata.version("tensorflow-metadata") == COLAB["tensorflow-metadata"], (
         "make test-colab installs colab-constraints.txt exactly: the known conflict must be there"
     )
     assert metadata.version("protobuf") == COLAB["protobuf"]
-    nb, setup, python = _first_contact(solution, course_remote, tmp_path, monkeypatch)
+    nb, setup, python = _first_contact(
+        solution, course_remote, tmp_path, monkeypatch, precision=precision
+    )
     broken = [e for e in _errors(nb) if not (e[1] == "check" and e[2] in ALLOWED_CHECK_ERRORS)]
-    assert not broken, f"{solution.name} on Colab (first contact, full profile): {broken}"
+    assert not broken, (
+        f"{solution.name} on Colab (first contact, full profile, {precision}): {broken}"
+    )
     outputs = nb.cells[setup].outputs
     assert all(o["output_type"] == "stream" and o["name"] == "stdout" for o in outputs), outputs
     lines = "".join(o["text"] for o in outputs).splitlines()
     assert len(lines) == 2 and SUMMARY_RE.match(lines[0]) and lines[1] == NO_GPU_HINT, lines
+    assert f"precision: {precision} " in lines[0], (precision, lines[0])
     # (The rest of the first screen is scanned in smoke, by test_smoke: here tfds is mocked,
     # and its mock logs absl warnings of its own.)
     fixed = _overlay_version(python, "tensorflow-metadata")
@@ -274,47 +309,6 @@ def test_first_contact_without_the_fix(course_remote, tmp_path, monkeypatch):
     index, _, name, message = errors[0]
     assert name == "PackageConflictError" and "not a network problem" in message, errors[0]
     assert _overlay_version(python, "tensorflow-metadata") == COLAB["tensorflow-metadata"]
-
-
-def _lets_device_choose(path) -> bool:
-    """Its setup cell calls common.setup() without pinning float32: a T4 runs it mixed."""
-    nb = json.loads(path.read_text())
-    setup = [
-        "".join(c["source"])
-        for c in nb["cells"]
-        if c.get("metadata", {}).get("course", {}).get("role") == "setup"
-    ]
-    return bool(setup) and not re.search(r"precision\s*=\s*['\"]float32['\"]", setup[0])
-
-
-@pytest.mark.parametrize(
-    "solution",
-    [pytest.param(p, id=f"{p.stem}-t4") for p in SOLUTIONS if _lets_device_choose(p)],
-)
-def test_full_profile_offline(solution, course_remote, tmp_path, monkeypatch):
-    """The T4 path (mixed_float16) of the full profile, mocked, on Colab's versions."""
-    venv_kernel, python = _overlay_kernel(tmp_path)
-    _colab_env(monkeypatch, python.parent.parent, "full")
-    nb = nbformat.reads(solution.read_text(encoding="utf-8"), as_version=4)
-    # The google.colab stand-in makes the setup cell fetch `common`: from the local bare clone.
-    nb.cells[_setup_index(nb)].source = _shipped_setup(
-        solution, course_remote, tmp_path / "content" / "course"
-    )
-    prelude = (
-        f"import sys; sys.path[:0] = [{str(ROOT / 'tests')!r}, {str(ROOT)!r}]\n"
-        "from common import colab\ncolab.fix_known_conflicts()\n"
-        "import offline_full\noffline_full.activate(auto_precision='mixed_float16')"
-    )
-    nb.cells.insert(0, _prelude(prelude))
-    nb.cells.append(
-        _prelude(
-            "assert 'mixed_float16' in offline_full.CHOSEN_PRECISIONS, "
-            "offline_full.CHOSEN_PRECISIONS"
-        )
-    )
-    _execute(nb, solution.parent, kernel=venv_kernel)
-    broken = [e for e in _errors(nb) if not (e[1] == "check" and e[2] in ALLOWED_CHECK_ERRORS)]
-    assert not broken, f"{solution.name} in the full profile (T4 path): {broken}"
 
 
 @pytest.mark.parametrize("solution", [pytest.param(p, id=p.stem) for p in SOLUTIONS])
