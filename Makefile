@@ -11,7 +11,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: help install test unit notebooks check labs format lint lab data grade release gradebook \
-	clean one test-full-path test-colab verify-full grade-worker autograder
+	clean one test-full-path test-colab test-wrong-answers verify-full grade-worker autograder
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -38,6 +38,14 @@ unit:  ## unit tests of common/ and tools/, grading, hostile submissions, genera
 # versions: about 7 min on 2 cores, so CI runs it after `make test` rather than inside it.
 test-full-path:  ## every lab's full-profile code path offline (mocked data, one step), pinned versions
 	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=11 -m full_path tests
+
+# Each known wrong-but-plausible answer (issue 28 §1) applied to its solution must fail its named
+# check (tests/wrong_answers.py; lab 01's and 08's also graded as whole submissions). Not in
+# `make test` nor CI. Measured 18 min with -n 0 on 2 cores shared with other jobs (load 4-8).
+test-wrong-answers:  ## every known wrong-but-plausible answer fails its named check (about 18 min)
+	rm -rf build/wrong-answers
+	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=30 tests/wrong_answers.py; \
+	  status=$$?; $(PY) tests/wrong_answers.py; exit $$status
 
 # Every solution goes through what a student's notebook goes through when graded: nbval runs it
 # in the sandboxed kernel, the judge process runs its check cells; each must score full marks.
