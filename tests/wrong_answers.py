@@ -341,6 +341,22 @@ MUTANTS = [
         "ex6_rnnt_loss_tf",
         "batch of 4 (U = 3, 1, 2, 0) = brute force",
     ),
+    # ------------------------------------------------------------------------------ lab 11
+    Mutant(
+        "11",
+        "cached-decoder-reruns-prefix",
+        "a CachedDecoder whose step also runs the whole prefix through the decoder blocks again "
+        "(right tokens, logits and cache shapes; no work saved)",
+        '        tokens = tf.constant(np.asarray(token_ids, "int32")[:, None])\n',
+        '        tokens = tf.constant(np.asarray(token_ids, "int32")[:, None])\n'
+        "        self.prefix = tokens if self.position == 0 else tf.concat([self.prefix, tokens], 1)\n"
+        '        again = self.model.get_layer("decoder_embedding")(self.prefix)\n'
+        "        for block in self.blocks:\n"
+        "            again = block(again, self.context, context_mask=self.source_mask)\n",
+        "ex7_cache_speed",
+        "one new position per step through every decoder block",
+        graded=True,  # the count runs in the kernel (checks.run_student): prove it when graded
+    ),
 ]
 
 

@@ -8,6 +8,7 @@ pictures of five kinds of drawn flower, offline.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,6 +20,9 @@ from .registry import check_count as _check_count
 FLOWER_NAMES = ["dandelion", "daisy", "tulips", "sunflowers", "roses"]  # tfds label order
 FLOWERS_SIZE = 160  # full profile: a size MobileNetV2's ImageNet weights exist for
 FLOWERS_SMOKE_SIZE = 64
+# Smoke profile: MobileNetV2 (α = 0.35, 64×64, no top) pretrained on 2,000 other generated drawings
+# by ``python -m tools.smoke_weights``, the offline stand-in for its ImageNet weights (lab 04).
+SMOKE_BASE_WEIGHTS = str(Path(__file__).with_name("mobilenet_v2_035_64_drawings.weights.h5"))
 
 # Per class: number of petals, petal RGB, centre RGB, centre radius (fraction of the flower's
 # radius), petal sharpness (exponent of the petal outline; small = round, large = thin).
