@@ -342,6 +342,93 @@ MUTANTS = [
         "batch of 4 (U = 3, 1, 2, 0) = brute force",
     ),
     # ------------------------------------------------------------------------------ lab 11
+    # One wrong-but-plausible answer per exercise (issue 29).
+    Mutant(
+        "11",
+        "attention-scaled-by-d_k",
+        "scaled dot-product attention divided by d_k instead of its square root",
+        "    scores = tf.matmul(q, k, transpose_b=True) / tf.sqrt(d_k)\n",
+        "    scores = tf.matmul(q, k, transpose_b=True) / d_k\n",
+        "ex1_attention",
+        "weights = keras.layers.MultiHeadAttention's (one head)",
+    ),
+    Mutant(
+        "11",
+        "mask-after-softmax",
+        "the mask applied to the weights after the softmax (rows no longer sum to 1)",
+        "    if mask is not None:\n"
+        "        scores += (1.0 - tf.cast(mask, tf.float32)) * -1e9\n"
+        "    weights = tf.nn.softmax(scores, axis=-1)\n",
+        "    weights = tf.nn.softmax(scores, axis=-1)\n"
+        "    if mask is not None:\n"
+        "        weights *= tf.cast(mask, tf.float32)\n",
+        "ex1_attention",
+        "padding-masked weights = Keras's",
+    ),
+    Mutant(
+        "11",
+        "split_heads-no-transpose",
+        "split_heads reshaping straight to (n, h, T, d_k), without the transpose",
+        "    x = tf.reshape(x, (n, t, num_heads, x.shape[-1] // num_heads))\n"
+        "    return tf.transpose(x, (0, 2, 1, 3))\n",
+        "    return tf.reshape(x, (n, num_heads, t, x.shape[-1] // num_heads))\n",
+        "ex2_multi_head",
+        "head 2 at time 3 = features 8–11 of time 3",
+    ),
+    Mutant(
+        "11",
+        "positional-encoding-exponent",
+        "the positional encoding with 10000^(i/d) instead of 10000^(2i/d)",
+        "    angles = positions / np.power(10000.0, 2 * i / depth)\n",
+        "    angles = positions / np.power(10000.0, i / depth)\n",
+        "ex3_positional_encoding",
+        "PE[p, 2i] = sin(p / 10000^(2i/d))",
+    ),
+    Mutant(
+        "11",
+        "decoder-block-no-causal-mask",
+        "the decoder block's self-attention without its causal mask (it sees the future)",
+        "        hidden = hidden + self.self_attention(normed, normed, use_causal_mask=True)\n",
+        "        hidden = hidden + self.self_attention(normed, normed)\n",
+        "ex4_blocks",
+        "decoder position t ignores later positions (causal)",
+    ),
+    Mutant(
+        "11",
+        "transformer-no-encoder-norm",
+        "build_transformer without the encoder's final layer norm (pre-norm needs it)",
+        '    context = keras.layers.LayerNormalization(epsilon=1e-6, name="encoder_norm")(hidden)\n',
+        "    context = hidden\n",
+        "ex5_transformer_model",
+        "layer 'encoder_norm' exists",
+    ),
+    Mutant(
+        "11",
+        "train_and_measure-ignores-learning-rate",
+        "train_and_measure compiling with Adam's default learning rate, not the one given",
+        "        optimizer=keras.optimizers.Adam(learning_rate, clipnorm=1.0),\n",
+        "        optimizer=keras.optimizers.Adam(clipnorm=1.0),\n",
+        "ex6_train_and_measure",
+        "hidden: learning_rate is used",
+    ),
+    Mutant(
+        "11",
+        "train_and_measure-seconds-per-epoch",
+        "train_and_measure reporting the whole fit's seconds as seconds per epoch",
+        '        "seconds_per_epoch": seconds / epochs,\n',
+        '        "seconds_per_epoch": seconds,\n',
+        "ex6_train_and_measure",
+        "2 epochs: seconds per epoch = seconds / 2",
+    ),
+    Mutant(
+        "11",
+        "cross-attention-maps-no-source-mask",
+        "cross_attention_maps running the encoder without the source padding mask",
+        '    for block in blocks("encoder_block_"):\n        h = block(h, padding_mask=mask)\n',
+        '    for block in blocks("encoder_block_"):\n        h = block(h)\n',
+        "ex8_cross_attention",
+        "= the last decoder block's cross-attention weights",
+    ),
     Mutant(
         "11",
         "cached-decoder-reruns-prefix",
