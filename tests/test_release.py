@@ -260,7 +260,9 @@ def test_release_points_every_badge_and_setup_cell_at_the_student_repository(tmp
     assert notebooks.GRADING_NOTE in first
     setup = next(notebooks.source(c) for c in nb["cells"] if notebooks.role(c) == "setup")
     assert f'REPO = "https://github.com/{STUDENT}"' in setup
-    everything = "\n".join(p.read_text() for p in dest.rglob("*") if p.is_file())
+    everything = "\n".join(
+        p.read_bytes().decode("utf-8", "replace") for p in dest.rglob("*") if p.is_file()
+    )
     assert PRIVATE not in everything, "the private repository is named in the release"
     assert f"github/{STUDENT}/blob/main/labs/00_fixture.ipynb" in (dest / "README.md").read_text()
     course = notebooks.course_config(dest)
