@@ -41,8 +41,8 @@ test-full-path:  ## every lab's full-profile code path offline (mocked data, one
 
 # Each known wrong-but-plausible answer (issue 28 §1) applied to its solution must fail its named
 # check (tests/wrong_answers.py; lab 01's and 08's also graded as whole submissions). Not in
-# `make test` nor CI. Measured 18 min with -n 0 on 2 cores shared with other jobs (load 4-8).
-test-wrong-answers:  ## every known wrong-but-plausible answer fails its named check (about 18 min)
+# `make test` nor CI. Measured 18 min for the first 24 with -n 0 under load 4-8; the 10 of lab 11 added 5 min (-n 2).
+test-wrong-answers:  ## every known wrong-but-plausible answer fails its named check (about 25 min)
 	rm -rf build/wrong-answers
 	LAB_PROFILE=smoke $(BIN)/pytest -n $(JOBS) --durations=30 tests/wrong_answers.py; \
 	  status=$$?; $(PY) tests/wrong_answers.py; exit $$status
