@@ -62,7 +62,8 @@ from .vocab import CharVocab
 __all__ = [
     "CharVocab", "DATE_FORMATS", "DATE_RANGE", "DIGIT_NAMES", "DIGIT_STRING_PAD", "Data",
     "DatasetUnavailableError", "FASHION_NAMES", "FLOWERS_SIZE", "FLOWERS_SMOKE_SIZE",
-    "FLOWER_NAMES", "IMDB_CLASS_NAMES", "MONTH_NAMES", "SMOKE_BASE_WEIGHTS", "SPLITS", "WEEKDAY_NAMES", "date_splits",
+    "FLOWER_NAMES", "IMDB_CLASS_NAMES", "MONTH_NAMES", "SMOKE_BASE_WEIGHTS", "SPLITS",
+    "WEEKDAY_NAMES", "date_splits",
     "dates", "digit_string_width", "digit_strings", "fetch", "format_date", "load", "names",
     "register", "resize_images", "review_set", "synthetic_flowers", "to_dataset",
     "DIGIT_WORDS", "SPEECH_MAX_LEN", "SPEECH_RATE", "spoken_digit_strings", "synthetic_spoken_digits",
