@@ -30,6 +30,8 @@ install:  ## create .venv with the pinned requirements and `common` (editable)
 	$(if $(UV_PIN),$(BIN)/pip install --quiet "$(UV_PIN)")
 	$(call pip_install,$(VENV),-r requirements.txt)
 	$(call pip_install,$(VENV),--no-deps -e .)
+	@# A .venv made before the bytecode flag: uv skips what is installed, so compile here (7 s when done).
+	$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" >/dev/null
 
 test: check unit notebooks  ## before every change: notebook checks, unit tests, every solution graded (CI then runs test-full-path, test-colab)
 	@echo "make test: all passed"
