@@ -47,7 +47,11 @@ def submissions(folder: Path) -> None:
             "1 / 0",
             "crash-cell",
         ),
-        "hang": set_source(copy.deepcopy(sol), "ex2-code", "while True:\n    pass"),
+        # a cell timeout: an idle endless loop, since this student runs three times (a busy one,
+        # 30 s of CPU here, is test_grading's infinite_loop)
+        "hang": set_source(
+            copy.deepcopy(sol), "ex2-code", "import time\n\nwhile True:\n    time.sleep(0.5)"
+        ),
         "attack": insert_after(unanswered(), "setup", ATTACKS["forge_then_exit"], "attack"),
     }
     for name, nb in students.items():

@@ -113,10 +113,21 @@ ALWAYS_EQUAL = (
     "    return Anything(0)\n"
     "total = Whatever()"
 )
+# Every .jsonl file the kernel can see, on every mount it could write to: a read-only mount
+# (the system, Python, common/, tools/) holds no file it could append to, so the walk skips it
+# (globbing the whole tree, the venv included, took 20 s of CPU for the same writable set).
 FORGE = (
-    "import glob, json, os\n"
-    "ok = {'index': 0, 'outcome': 'passed'}\n"
-    "for path in glob.glob('/**/*.jsonl', recursive=True) + ['../judge/verdicts.jsonl']:\n"
+    "import json, os\n"
+    "def writable_mount(path):\n"
+    "    try:\n"
+    "        return not os.statvfs(path).f_flag & os.ST_RDONLY\n"
+    "    except OSError:\n"
+    "        return False\n"
+    "found = ['../judge/verdicts.jsonl']\n"
+    "for root, dirs, files in os.walk('/'):\n"
+    "    dirs[:] = [d for d in dirs if writable_mount(os.path.join(root, d))]\n"
+    "    found += [os.path.join(root, f) for f in files if f.endswith('.jsonl')]\n"
+    "for path in found:\n"
     "    try:\n"
     "        with open(path, 'a') as fh:\n"
     "            for c in ('ex1_add', 'ex2_mul', 'ex2_mul_negative', 'ex3_total'):\n"
@@ -261,8 +272,8 @@ def _grade_attacks(base: Path) -> Graded:
         subs,
         out,
         solutions=SOLUTIONS,
-        cell_timeout=20,
-        student_timeout=60,
+        cell_timeout=10,  # test_grading's: the fork bomb spins every core until it
+        student_timeout=60,  # (20 s cost 40 s of CPU); the fixture's cells take well under 1 s
         jobs=2,
         profile="smoke",
         memory=1 << 30,
