@@ -113,20 +113,24 @@ ALWAYS_EQUAL = (
     "    return Anything(0)\n"
     "total = Whatever()"
 )
-# Every .jsonl file the kernel can see, on every mount it could write to: a read-only mount
-# (the system, Python, common/, tools/) holds no file it could append to, so the walk skips it
-# (globbing the whole tree, the venv included, took 20 s of CPU for the same writable set).
+# Every .jsonl file on every mount the kernel could write to (/proc/self/mountinfo's rw ones),
+# each walked without entering read-only mounts, which hold no file it could append to (a
+# writable mount beneath one is walked from its own mount point). Globbing the whole tree, the
+# read-only venv included, took 20 s of CPU for the same files.
 FORGE = (
     "import json, os\n"
-    "def writable_mount(path):\n"
+    "def read_only(path):\n"
     "    try:\n"
-    "        return not os.statvfs(path).f_flag & os.ST_RDONLY\n"
+    "        return bool(os.statvfs(path).f_flag & os.ST_RDONLY)\n"
     "    except OSError:\n"
-    "        return False\n"
-    "found = ['../judge/verdicts.jsonl']\n"
-    "for root, dirs, files in os.walk('/'):\n"
-    "    dirs[:] = [d for d in dirs if writable_mount(os.path.join(root, d))]\n"
-    "    found += [os.path.join(root, f) for f in files if f.endswith('.jsonl')]\n"
+    "        return True\n"
+    "with open('/proc/self/mountinfo') as fh:\n"
+    "    mounts = [f[4] for f in map(str.split, fh) if f[5].split(',')[0] == 'rw']\n"
+    "found = {'../judge/verdicts.jsonl'}\n"
+    "for top in mounts:\n"
+    "    for root, dirs, files in os.walk(top):\n"
+    "        dirs[:] = [d for d in dirs if not read_only(os.path.join(root, d))]\n"
+    "        found.update(os.path.join(root, f) for f in files if f.endswith('.jsonl'))\n"
     "for path in found:\n"
     "    try:\n"
     "        with open(path, 'a') as fh:\n"
@@ -272,8 +276,10 @@ def _grade_attacks(base: Path) -> Graded:
         subs,
         out,
         solutions=SOLUTIONS,
-        cell_timeout=10,  # test_grading's: the fork bomb spins every core until it
-        student_timeout=60,  # (20 s cost 40 s of CPU); the fixture's cells take well under 1 s
+        # test_grading's 10 s: the fork bomb spins every core until the cell limit (20 s cost
+        # 40 s of CPU), and every other cell of this fixture takes well under a second
+        cell_timeout=10,
+        student_timeout=60,
         jobs=2,
         profile="smoke",
         memory=1 << 30,
