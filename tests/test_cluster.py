@@ -95,6 +95,30 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 @pytest.mark.skipif(not sandbox.bwrap(), reason="the grader's sandbox (bubblewrap) is missing")
+def _stat(pid: int) -> list[str]:
+    """Fields of /proc/PID/stat after the command name: [state, ppid, ...]; [] if gone."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return text[text.rfind(")") + 2 :].split()
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in os.listdir("/proc") if p.isdigit() and _stat(int(p))[1:2] == [str(pid)]]
+
+
+def _alive(pid: int) -> bool:
+    return _stat(pid)[:1] not in ([], ["Z"])
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()[:200]
+    except OSError:
+        return f"{pid} (gone)"
+
+
 def test_a_cluster_grades_like_the_local_pool_even_when_a_worker_dies(tmp_path):
     from distributed import Client
 
@@ -154,7 +178,11 @@ def test_a_cluster_grades_like_the_local_pool_even_when_a_worker_dies(tmp_path):
                 state = client.run_on_scheduler(busy_workers)
                 # the worker that finished the first student, grading its next one
                 name = max(state, key=lambda n: (bool(state[n][1]), state[n][0]))
-                killed.update(name=name, processing=state[name][1], state=state)
+                # its sandboxes (the judge's and the kernel's bwrap), once it has started them
+                deadline = time.monotonic() + 10
+                while not (children := _children(procs[name].pid)) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+                killed.update(name=name, processing=state[name][1], state=state, children=children)
                 os.kill(procs[name].pid, signal.SIGKILL)
 
             t0 = time.monotonic()
@@ -164,6 +192,14 @@ def test_a_cluster_grades_like_the_local_pool_even_when_a_worker_dies(tmp_path):
             t_killed = time.monotonic() - t0
             assert killed["processing"], killed  # it died in the middle of a student
             assert procs[killed["name"]].wait(timeout=10) == -signal.SIGKILL
+            # ...and the killed worker's sandboxes die with it, not left waiting on a socket
+            assert killed["children"], killed
+            deadline = time.monotonic() + 10
+            while (alive := [p for p in killed["children"] if _alive(p)]) and (
+                time.monotonic() < deadline
+            ):
+                time.sleep(0.2)
+            assert not alive, [_cmdline(p) for p in alive]
             assert with_a_death == local, killed
             assert len(client.scheduler_info()["workers"]) == 2  # the others did the rest
     finally:

@@ -10,6 +10,8 @@ and the processes, and kills the whole sandbox at the end.
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import json
 import os
 import shutil
@@ -269,17 +271,34 @@ def start_judge(job: Job, folder: Path, cgroup: Any = None) -> tuple[subprocess.
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
-        preexec_fn=lambda: _limit(job.settings, cgroup),
+        preexec_fn=functools.partial(_limit, job.settings, cgroup, os.getpid()),
     )
     log.close()
     RUNNING.add(proc)
     return proc, sock
 
 
-def _limit(settings: Settings, cgroup: Any) -> None:
-    """In a child before exec: into the student's cgroup, else rlimits; files capped."""
+# prctl(PR_SET_PDEATHSIG) from libc, looked up here, in the grader: a child between fork and
+# exec must not load libraries. None off Linux (the grader needs bwrap, so Linux, to sandbox).
+_PRCTL = (
+    getattr(ctypes.CDLL(None, use_errno=True), "prctl", None) if sys.platform == "linux" else None
+)
+PR_SET_PDEATHSIG = 1
+
+
+def _limit(settings: Settings, cgroup: Any, grader: int) -> None:
+    """In a child before exec: killed when the grader's thread that started it ends; into the
+    student's cgroup, else rlimits; files capped.
+
+    bwrap's --die-with-parent ties the sandbox to bwrap itself, not to bwrap's parent: a Dask
+    worker killed while it graded (`tests/test_cluster.py`) left its judge waiting forever on a
+    socket. ``grader`` is the grader's pid: if it died before the prctl, exit now."""
     import resource
 
+    if _PRCTL is not None:
+        _PRCTL(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() != grader:
+            os._exit(1)
     if cgroup:
         cgroup.enter()
     else:
@@ -376,7 +395,7 @@ def run_student(job: Job) -> Outcome:
             text=True,
             errors="replace",
             start_new_session=True,
-            preexec_fn=lambda: _limit(settings, cgroup),
+            preexec_fn=functools.partial(_limit, settings, cgroup, os.getpid()),
         )
         RUNNING.add(proc)
         reader = threading.Thread(target=drain, args=(proc.stdout,), daemon=True)
