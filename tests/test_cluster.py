@@ -94,7 +94,6 @@ def _stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-@pytest.mark.skipif(not sandbox.bwrap(), reason="the grader's sandbox (bubblewrap) is missing")
 def _stat(pid: int) -> list[str]:
     """Fields of /proc/PID/stat after the command name: [state, ppid, ...]; [] if gone."""
     try:
@@ -119,6 +118,7 @@ def _cmdline(pid: int) -> str:
         return f"{pid} (gone)"
 
 
+@pytest.mark.skipif(not sandbox.bwrap(), reason="the grader's sandbox (bubblewrap) is missing")
 def test_a_cluster_grades_like_the_local_pool_even_when_a_worker_dies(tmp_path):
     from distributed import Client
 
