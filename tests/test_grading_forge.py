@@ -157,3 +157,21 @@ def test_attacks_are_skipped_only_where_the_kernel_has_no_channel_to_a_check():
         "snapshot": None,
         "swap": None,
     }
+    # a default or an annotation is evaluated once, at the def: a blank body never reads it
+    answer = "    ### BEGIN SOLUTION\n    return x * units\n    ### END SOLUTION"
+    clean["cells"][2]["source"] = f'def f(x: UNITS, units=UNITS):\n    """Doc."""\n{answer}'
+    blank = notebooks.generate_lab(clean, "labs/99_x.ipynb", notebooks.course_config())
+    assert "units=UNITS" in notebooks.source(blank["cells"][2])
+    assert forge.channels(clean, blank, plan_checks(clean)) == []
+    # a decorator runs on every call, and so does any code of the body outside the answer
+    clean["cells"][1]["source"] = "UNITS = 3\n\n\ndef wrap(fn):\n    return fn"
+    clean["cells"][2]["source"] = f"@wrap\ndef f(x, units=UNITS):\n{answer}"
+    blank = notebooks.generate_lab(clean, "labs/99_x.ipynb", notebooks.course_config())
+    assert forge.channels(clean, blank, plan_checks(clean)) == [
+        (None, frozenset(forge.ATTACKS), "the blank f uses wrap")
+    ]
+    clean["cells"][2]["source"] = f"def f(x, units=UNITS):\n    scale = units\n{answer}"
+    blank = notebooks.generate_lab(clean, "labs/99_x.ipynb", notebooks.course_config())
+    assert forge.channels(clean, blank, plan_checks(clean)) == [
+        (None, frozenset(forge.ATTACKS), "the blank f uses UNITS")
+    ]

@@ -268,7 +268,10 @@ def channels(
     forged value; one bound by a provided cell may run provided code in the kernel (a swapped
     helper); any other name (undeclared, or ``"value: …"``) is open to both attacks. So is a
     blank lab's exercise function or class that uses a course name outside the answer (it
-    could return a forged value or a swapped helper's result), for any check.
+    could return a forged value or a swapped helper's result), for any check. A blank
+    function whose body is only its docstring runs nothing when called and returns None, so
+    the names of its defaults and annotations (``sizes=SIZES``) are no channel; its
+    decorators are (``_runs_on_call``).
     """
     found: list[tuple[str | None, frozenset[str], str]] = []
     both, swap = frozenset(ATTACKS), frozenset({"swap"})
@@ -304,8 +307,6 @@ def channels(
             }
     import builtins
 
-    from .lab import _free
-
     for cell in lab_nb.get("cells", []):
         if cell.get("cell_type") != "code" or roles.get(cell.get("id")) != "exercise":
             continue
@@ -315,12 +316,25 @@ def channels(
             continue
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-                used = {n for n in _free(node) if not hasattr(builtins, n)} - modules - blank_defs
+                used = {n for n in _runs_on_call(node) if not hasattr(builtins, n)}
+                used -= modules | blank_defs
                 if used:
                     found.append(
                         (None, both, f"the blank {node.name} uses {', '.join(sorted(used))}")
                     )
     return found
+
+
+def _runs_on_call(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
+    """The free names a blank def or class can reach once defined: all of them, but for a
+    function whose body is only a docstring and ``pass``, its decorators' alone (a default
+    or an annotation is evaluated once, at the def, and such a body never reads it)."""
+    from .lab import _free
+
+    body = node.body[1:] if ast.get_docstring(node, clean=False) is not None else node.body
+    if isinstance(node, ast.ClassDef) or not all(isinstance(s, ast.Pass) for s in body):
+        return _free(node)
+    return set().union(*(_free(d) for d in node.decorator_list))
 
 
 def attack_extent(
