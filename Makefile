@@ -16,7 +16,7 @@ export TF_CPP_MIN_LOG_LEVEL ?= 3
 export PYTHONWARNINGS ?= ignore::DeprecationWarning
 
 .PHONY: help install test unit notebooks check labs format lint lab data grade release gradebook \
-	clean one test-full-path test-colab test-wrong-answers verify-full grade-worker autograder
+	clean one test-lab test-full-path test-colab test-wrong-answers verify-full grade-worker autograder
 
 help:  ## list the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/' | column -t -s $$'\t'
@@ -63,6 +63,19 @@ test-wrong-answers:  ## every known wrong-but-plausible answer fails its named c
 notebooks:  ## every solution graded as a submission (sandbox + judge, smoke, offline): full marks
 	$(PY) -m tools grade --all-solutions --out build/solutions-graded --jobs $(JOBS) \
 	  --profile smoke --cell-timeout $(NOTEBOOK_TIMEOUT)
+
+# The inner loop while working on one lab; `make test` stays the gate before a push (CI runs it).
+# Its generated lab graded (scores 0, as in `make unit`) while its solution is graded with the
+# attacks (full marks, attacks 0, as in `make notebooks`): the same tests, one lab's share of them.
+LAB_NB = $(firstword $(wildcard solutions/$(N)_*.ipynb))
+test-lab: check  ## one lab's share of make test, in 1-3 min: make test-lab N=04
+	@test -n "$(N)" -a -n "$(LAB_NB)" || \
+	  { echo "usage: make test-lab N=NN, a lab in solutions/ (e.g. N=04); received N='$(N)'"; exit 2; }
+	LAB_PROFILE=smoke $(BIN)/pytest -q -m "not full_path" -k "$(basename $(notdir $(LAB_NB)))" \
+	  tests/test_notebooks.py & unit=$$!; \
+	$(PY) -m tools grade --all-solutions --lab $(N) --out build/solutions-graded --jobs 1 \
+	  --profile smoke --cell-timeout $(NOTEBOOK_TIMEOUT); graded=$$?; \
+	wait $$unit; unit=$$?; test $$graded = 0 -a $$unit = 0 && echo "make test-lab N=$(N): all passed"
 
 check: lint  ## fail on labs out of date, outputs, leaked solutions, bad badges or check ids
 	$(PY) -m tools check
