@@ -67,10 +67,13 @@ notebooks:  ## every solution graded as a submission (sandbox + judge, smoke, of
 # The inner loop while working on one lab; `make test` stays the gate before a push (CI runs it).
 # Its generated lab graded (scores 0, as in `make unit`) while its solution is graded with the
 # attacks (full marks, attacks 0, as in `make notebooks`): the same tests, one lab's share of them.
-LAB_NB = $(firstword $(wildcard solutions/$(N)_*.ipynb))
+LAB_NB = $(if $(N),$(firstword $(wildcard solutions/$(N)_*.ipynb)))
+ifneq ($(filter test-lab,$(MAKECMDGOALS)),)
+ifneq ($(firstword $(subst _, ,$(notdir $(or $(LAB_NB),none)))),$(N))
+$(error usage: make test-lab N=NN, a lab in solutions/ (e.g. N=04); received N='$(N)')
+endif
+endif
 test-lab: check  ## one lab's share of make test, in 1-3 min: make test-lab N=04
-	@test -n "$(N)" -a -n "$(LAB_NB)" || \
-	  { echo "usage: make test-lab N=NN, a lab in solutions/ (e.g. N=04); received N='$(N)'"; exit 2; }
 	LAB_PROFILE=smoke $(BIN)/pytest -q -m "not full_path" -k "$(basename $(notdir $(LAB_NB)))" \
 	  tests/test_notebooks.py & unit=$$!; \
 	$(PY) -m tools grade --all-solutions --lab $(N) --out build/solutions-graded --jobs 1 \

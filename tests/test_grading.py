@@ -499,6 +499,29 @@ def test_grade_help_and_make_usage():
         assert usage.returncode == 2 and "usage: make grade LAB=NN SUBMISSIONS=DIR" in usage.stdout
 
 
+@pytest.mark.skipif(not shutil.which("make"), reason="no make")
+def test_make_test_lab_names_one_lab_and_runs_its_share_of_make_test():
+    """`make test-lab N=NN`: a number that is not a lab stops before anything runs; a lab's run
+    grades that lab's generated version and its solution with the attacks, nothing else."""
+
+    def dry_run(n: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["make", "-s", "-n", "test-lab", f"N={n}"], cwd=ROOT, capture_output=True, text=True
+        )
+
+    for wrong in ("", "99", "4", "*"):
+        result = dry_run(wrong)
+        assert result.returncode == 2, (wrong, result.stdout)
+        assert (
+            f"usage: make test-lab N=NN, a lab in solutions/ (e.g. N=04); received N='{wrong}'"
+            in (result.stderr)
+        )
+    plan = dry_run("04").stdout
+    assert '-k "04_transfer_learning"' in plan and "tests/test_notebooks.py" in plan
+    assert "grade --all-solutions --lab 04 " in plan and "--profile smoke" in plan
+    assert "tools check" in plan  # make check first
+
+
 def test_solutions_report_of_make_notebooks_is_scored(tmp_path):
     """`make notebooks` writes a JUnit report; the grader scores the solutions from it."""
     solutions = tmp_path / "solutions"
