@@ -200,7 +200,6 @@ def test_setup_splits_the_cpu_into_logical_devices():
         """
         import os, warnings
         os.environ["LAB_PROFILE"] = "smoke"
-        import tensorflow as tf
         import common
         cfg = common.setup(quiet=True, logical_cpus=2)
         assert cfg.devices == ("/device:CPU:0", "/device:CPU:1"), cfg.devices
@@ -208,12 +207,26 @@ def test_setup_splits_the_cpu_into_logical_devices():
             warnings.simplefilter("error")
             common.setup(quiet=True, logical_cpus=2)  # a second call with the same split is silent
         strategy = common.strategy(devices=list(cfg.devices))
+        import gc  # Keras was imported with the collector paused, its objects then frozen
+        assert gc.isenabled() and gc.get_freeze_count() > 100_000, gc.get_freeze_count()
         print("OK", strategy.num_replicas_in_sync)
         """
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=240)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK 2" in proc.stdout
+
+
+def test_a_failed_framework_import_turns_the_garbage_collector_back_on(monkeypatch):
+    import gc
+
+    monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` raises ImportError
+    try:
+        with pytest.raises(ImportError):
+            env._import_frameworks()
+        assert gc.isenabled()
+    finally:
+        gc.unfreeze()
 
 
 def test_split_cpu_rejects_bad_counts_and_warns_once_started():
