@@ -220,9 +220,15 @@ def test_setup_splits_the_cpu_into_logical_devices():
 def test_a_failed_framework_import_turns_the_garbage_collector_back_on(monkeypatch):
     import gc
 
-    monkeypatch.setitem(sys.modules, "keras", None)  # `import keras` raises ImportError
+    class BrokenKeras:  # Keras not imported yet, and its import fails (a broken install)
+        def find_spec(self, name, path=None, target=None):
+            if name == "keras":
+                raise ImportError("keras is broken here")
+
+    monkeypatch.delitem(sys.modules, "keras", raising=False)
+    monkeypatch.setattr(sys, "meta_path", [BrokenKeras(), *sys.meta_path])
     try:
-        with pytest.raises(ImportError):
+        with pytest.raises(ImportError, match="broken here"):
             env._import_frameworks()
         assert gc.isenabled()
     finally:
